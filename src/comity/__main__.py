@@ -1,0 +1,5 @@
+"""Allow ``python -m comity``."""
+
+from comity.cli.main import main
+
+main()

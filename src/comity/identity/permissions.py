@@ -1,0 +1,130 @@
+"""Roles, permissions and the one permission check.
+
+The table :data:`ROLE_PERMISSIONS` is the whole permission model: a role grants exactly
+the permissions listed, nothing is granted by default, and every service calls
+:func:`require` against the acting :class:`Actor` before it reads or changes anything.
+``docs/permissions.md`` is generated from this table (``tests`` keep the two equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from comity.errors import PermissionDenied
+from comity.i18n import mark
+
+
+class Role(StrEnum):
+    ADMINISTRATOR = "administrator"
+    DOCUMENTER = "documenter"
+    INVESTIGATOR = "investigator"
+    LEGAL_AID_LAWYER = "legal_aid_lawyer"
+    CASEWORKER = "caseworker"
+    PROSECUTOR = "prosecutor"
+    CENTRAL_AUTHORITY_OFFICER = "central_authority_officer"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMINISTRATOR: mark("Administrator"),
+    Role.DOCUMENTER: mark("Documenter"),
+    Role.INVESTIGATOR: mark("Investigator"),
+    Role.LEGAL_AID_LAWYER: mark("Legal-aid lawyer"),
+    Role.CASEWORKER: mark("Caseworker"),
+    Role.PROSECUTOR: mark("Prosecutor"),
+    Role.CENTRAL_AUTHORITY_OFFICER: mark("Central-authority officer"),
+    Role.ANALYST: mark("Analyst"),
+    Role.AUDITOR: mark("Auditor"),
+}
+
+
+class Permission(StrEnum):
+    NODE_VIEW = "node:view"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    ORGANISATIONS_READ = "organisations:read"
+    ORGANISATIONS_MANAGE = "organisations:manage"
+    AUDIT_READ = "audit:read"
+    TOKENS_OWN = "tokens:own"
+
+
+PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
+    Permission.NODE_VIEW: "See the home dashboard and the node's own description.",
+    Permission.USERS_READ: "List the node's user accounts and their roles.",
+    Permission.USERS_MANAGE: "Create, disable, re-enable users, set roles, reset passwords.",
+    Permission.ORGANISATIONS_READ: "See this node's organisation and the peer organisations.",
+    Permission.ORGANISATIONS_MANAGE: "Edit this node's organisation; add and edit peers.",
+    Permission.AUDIT_READ: "Read the audit trail (reading it is itself audited).",
+    Permission.TOKENS_OWN: "Create and revoke one's own API tokens for scripts.",
+}
+
+_EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMINISTRATOR: _EVERY_USER
+    | {
+        Permission.USERS_READ,
+        Permission.USERS_MANAGE,
+        Permission.ORGANISATIONS_READ,
+        Permission.ORGANISATIONS_MANAGE,
+        Permission.AUDIT_READ,
+    },
+    Role.AUDITOR: _EVERY_USER
+    | {Permission.USERS_READ, Permission.ORGANISATIONS_READ, Permission.AUDIT_READ},
+    Role.DOCUMENTER: _EVERY_USER,
+    Role.INVESTIGATOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.LEGAL_AID_LAWYER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.CASEWORKER: _EVERY_USER,
+    Role.PROSECUTOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.CENTRAL_AUTHORITY_OFFICER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.ANALYST: _EVERY_USER,
+}
+
+
+def permissions_for(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+    granted: frozenset[Permission] = frozenset()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return granted
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, with what rights, and from where.
+
+    ``via`` says how the actor was authenticated: ``session`` (a browser), ``token``
+    (a script with an API token, whose permissions are the token's scopes intersected
+    with the user's roles), ``cli`` (someone with shell access to the node's data
+    directory, who could change the database directly and so holds every permission),
+    or ``anonymous``.
+    """
+
+    label: str
+    via: str
+    permissions: frozenset[Permission] = frozenset()
+    user_id: str | None = None
+    organisation_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    session_id: str | None = None
+    token_id: str | None = None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Refuse unless ``actor`` holds ``permission`` (deny by default)."""
+    if not actor.can(permission):
+        raise PermissionDenied(f"You do not have the permission '{permission}' needed for this.")
+
+
+def anonymous(ip: str | None = None, user_agent: str | None = None) -> Actor:
+    return Actor(label="anonymous", via="anonymous", ip=ip, user_agent=user_agent)
+
+
+def cli_actor(os_user: str) -> Actor:
+    return Actor(label=f"cli:{os_user}", via="cli", permissions=frozenset(Permission))

@@ -1,0 +1,1 @@
+"""Alembic migrations: the only way Comity's schema is made or changed."""

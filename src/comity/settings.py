@@ -1,0 +1,181 @@
+"""Typed, frozen settings for one node, validated once at start-up.
+
+Sources, highest priority first: keyword arguments (tests, CLI options), environment
+variables prefixed ``COMITY_``, then an optional TOML file (``COMITY_CONFIG``, else
+``<home>/comity.toml`` if it exists). Settings are built once by :func:`load_settings`
+and passed down; nothing reads the environment after that.
+
+The node's secret key is never a default: it is generated on first start into
+``<home>/secret.key`` with mode 0600, or supplied through ``COMITY_SECRET_KEY``. Outside
+the ``development`` environment a short or placeholder secret is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from comity.errors import ConfigurationError
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "password", "development", "test", "comity"}
+)
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("COMITY_CONFIG")
+    if explicit:
+        return Path(explicit)
+    home = Path(os.environ.get("COMITY_HOME", "comity-data"))
+    candidate = home / "comity.toml"
+    return candidate if candidate.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to know about itself and its limits."""
+
+    model_config = SettingsConfigDict(env_prefix="COMITY_", frozen=True, extra="forbid")
+
+    home: Path = Field(default=Path("comity-data"), description="Data directory of the node.")
+    environment: Environment = Environment.PRODUCTION
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home.")
+    secret_key: SecretStr | None = Field(default=None, repr=False)
+
+    node_name: str = Field(default="Comity node", min_length=1, max_length=200)
+    node_country: str = Field(default="", max_length=2)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 7)
+    cookie_secure: bool = True
+    require_mfa_for_all: bool = False
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    ip_throttle_failures: int = Field(default=20, ge=1, le=10_000)
+    ip_throttle_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_token_max_days: int = Field(default=365, ge=1, le=3650)
+    default_locale: str = "en"
+
+    @field_validator("node_country")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        if value and not (len(value) == 2 and value.isalpha()):
+            raise ValueError("must be a two-letter ISO 3166-1 code, such as 'NL'")
+        return value.upper()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from comity.i18n import LOCALES  # noqa: PLC0415 - i18n imports nothing from here
+
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no secret dirs
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'comity.db').resolve()}"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.home / SECRET_FILE_NAME
+
+    def secret_bytes(self) -> bytes:
+        """The node's secret key, used to derive cookie, CSRF and field-encryption keys."""
+        if self.secret_key is None:
+            raise ConfigurationError("The node has no secret key; run 'comity init' first.")
+        return self.secret_key.get_secret_value().encode()
+
+
+def _check_secret(settings: Settings) -> None:
+    if settings.secret_key is None or settings.environment is Environment.DEVELOPMENT:
+        return
+    value = settings.secret_key.get_secret_value()
+    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            "COMITY_SECRET_KEY is a placeholder or shorter than "
+            f"{MIN_SECRET_LENGTH} characters; outside development the node refuses to start. "
+            "Unset it to let the node generate and keep its own key."
+        )
+
+
+def _read_secret_file(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{path} is readable by other users (mode {mode:o}); run 'chmod 600 {path}'."
+        )
+    return path.read_text(encoding="ascii").strip()
+
+
+def ensure_secret_file(settings: Settings) -> Settings:
+    """Create ``<home>/secret.key`` (0600) if no secret is configured; return settings with it."""
+    if settings.secret_key is not None:
+        return settings
+    existing = _read_secret_file(settings.secret_file)
+    if existing is None:
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(settings.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        existing = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(existing + "\n")
+    return settings.model_copy(update={"secret_key": SecretStr(existing)})
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate settings, turning every problem into one readable error."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        fields = {
+            ".".join(str(part) for part in err["loc"]) or "settings": err["msg"]
+            for err in exc.errors()
+        }
+        lines = "; ".join(f"COMITY_{name.upper()}: {msg}" for name, msg in fields.items())
+        raise ConfigurationError(f"Invalid settings: {lines}", fields=fields) from None
+    if settings.secret_key is None:
+        stored = _read_secret_file(settings.secret_file)
+        if stored is not None:
+            settings = settings.model_copy(update={"secret_key": SecretStr(stored)})
+    _check_secret(settings)
+    return settings

@@ -1,0 +1,150 @@
+"""Shared fixtures: a real database per test (SQLite, or PostgreSQL when
+``COMITY_TEST_DATABASE_URL`` names a server), a node initialised on it, and users.
+
+``COMITY_TEST_REQUIRE_ALL=1`` (set by ``.ci/run``) turns every "cannot run here" skip
+(no PostgreSQL, no Chromium) into a failure, so CI cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from comity import db
+from comity.node import InitReport, Node, initialise
+from comity.settings import Settings, load_settings
+
+TEST_SECRET = "test-secret-" + "x" * 40
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# No example database in the work tree, and no deadline a slow CI machine could miss.
+hypothesis_settings.register_profile("comity", database=None, deadline=None)
+hypothesis_settings.load_profile("comity")
+
+
+def cannot_run(reason: str) -> None:
+    """Skip with ``reason``, or fail when CI demands that everything runs."""
+    if os.environ.get("COMITY_TEST_REQUIRE_ALL") == "1":
+        pytest.fail(f"required test could not run: {reason}")
+    pytest.skip(reason)
+
+
+def postgres_server_url() -> str:
+    return os.environ.get("COMITY_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+
+
+def postgres_reachable(url: str) -> str | None:
+    """``None`` if a server answers at ``url``, else why not."""
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return f"PostgreSQL not reachable at {make_url(url).render_as_string()}: {exc}"[:300]
+    return None
+
+
+class PostgresDatabases:
+    """Creates and drops throw-away databases on a PostgreSQL server."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def url_for(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, *, template: str | None = None) -> str:
+        name = f"comity_test_{uuid.uuid4().hex[:16]}"
+        clause = f" TEMPLATE {template}" if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}{clause}"))
+        self.created.append(name)
+        return name
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in reversed(self.created):
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        self.admin.dispose()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of an empty throw-away PostgreSQL database, whatever the test database is."""
+    server = postgres_server_url()
+    problem = postgres_reachable(server)
+    if problem:
+        cannot_run(problem)
+    pg = PostgresDatabases(server)
+    yield pg.url_for(pg.create())
+    pg.drop_all()
+
+
+@pytest.fixture(scope="session")
+def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    """A migrated database to copy for each test: ``("sqlite", path)`` or ``("pg", ...)``."""
+    target = os.environ.get("COMITY_TEST_DATABASE_URL", "")
+    if target.startswith("postgresql"):
+        problem = postgres_reachable(target)
+        if problem:
+            pytest.fail(f"COMITY_TEST_DATABASE_URL is set but {problem}")
+        pg = PostgresDatabases(target)
+        template = pg.create()
+        engine = db.make_engine(pg.url_for(template))
+        db.upgrade(engine)
+        engine.dispose()
+        yield ("pg", (pg, template))
+        pg.drop_all()
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    yield ("sqlite", path)
+
+
+@pytest.fixture
+def database_url(_database_template: tuple[str, object], tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    kind, value = _database_template
+    if kind == "pg":
+        pg, template = value  # type: ignore[misc]
+        return str(pg.url_for(pg.create(template=template)))
+    copy = tmp_path / "comity.db"
+    shutil.copyfile(value, copy)  # type: ignore[arg-type]
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        node_name="Varesh Monitoring Network",
+    )
+
+
+@pytest.fixture
+def initialised(settings: Settings) -> Iterator[tuple[Node, InitReport]]:
+    node, report = initialise(settings)
+    yield node, report
+    node.close()
+
+
+@pytest.fixture
+def node(initialised: tuple[Node, InitReport]) -> Node:
+    return initialised[0]
