@@ -30,7 +30,8 @@ def test_missing_bad_and_revoked_tokens(client: TestClient, node: Node, api: Api
     user = make_user(node, Role.ANALYST)
     caller = api(user)
     me = caller.get("/api/v1/me").json()
-    assert me["username"] == user.username and me["via"] == "token"
+    assert me["username"] == user.username
+    assert me["via"] == "token"
     token_id = caller.get("/api/v1/tokens").json()[0]["id"]
     assert caller.delete(f"/api/v1/tokens/{token_id}").status_code == 200
     assert caller.get("/api/v1/me").status_code == 401
@@ -86,7 +87,8 @@ def test_bad_input_changes_nothing(node: Node, api: Api) -> None:
         response = admin.post("/api/v1/users", json=case)
         assert response.status_code == 422, case
         body = response.json()
-        assert body["error"] == "validation_error" and body["message"], case
+        assert body["error"] == "validation_error", case
+        assert body["message"], case
     not_json = admin.post(
         "/api/v1/users", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -132,7 +134,8 @@ def test_openapi_document_describes_the_api(client: TestClient) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     paths = spec["paths"]
-    assert "/api/v1/users" in paths and "/api/v1/audit" in paths
+    assert "/api/v1/users" in paths
+    assert "/api/v1/audit" in paths
     assert not any(p.startswith("/users") or p == "/login" for p in paths)
     assert paths["/api/v1/users"]["post"]["x-comity-permission"] == Permission.USERS_MANAGE
     assert "401" in paths["/api/v1/users"]["get"]["responses"]
@@ -142,4 +145,5 @@ def test_roles_endpoint_is_the_permission_table(node: Node, api: Api) -> None:
     user: MadeUser = make_user(node, Role.CASEWORKER)
     table = {row["role"]: row["permissions"] for row in api(user).get("/api/v1/roles").json()}
     assert set(table) == {r.value for r in Role}
-    assert "audit:read" in table["auditor"] and "users:manage" not in table["auditor"]
+    assert "audit:read" in table["auditor"]
+    assert "users:manage" not in table["auditor"]

@@ -38,12 +38,14 @@ def login(client: TestClient, username: str, password: str, next_url: str = "/")
 def test_first_sign_in_forces_password_change_then_enrolment(
     client: TestClient, initialised: tuple[Node, InitReport]
 ) -> None:
-    node, report = initialised
+    _node, report = initialised
     assert report.one_time_password
     response = login(client, "admin", report.one_time_password)
     assert response.status_code == 303
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    assert "httponly" in cookie
+    assert "secure" in cookie
+    assert "samesite=strict" in cookie
     # Every other page sends the person to the pending step.
     for path in ("/", "/users", "/audit", "/account"):
         assert client.get(path).headers["location"] == "/account/password"
@@ -59,7 +61,8 @@ def test_first_sign_in_forces_password_change_then_enrolment(
             "csrf_token": csrf_from(page.text),
         },
     )
-    assert bad.status_code == 422 and "at least 12" in bad.text
+    assert bad.status_code == 422
+    assert "at least 12" in bad.text
     ok = client.post(
         "/account/password",
         data={
@@ -86,7 +89,8 @@ def test_first_sign_in_forces_password_change_then_enrolment(
     assert done.status_code == 200
     assert done.text.count("<li><code>") == 10
     home = client.get("/")
-    assert home.status_code == 200 and "Varesh Monitoring Network" in home.text
+    assert home.status_code == 200
+    assert "Varesh Monitoring Network" in home.text
 
 
 def test_csrf_is_required_on_every_form(client: TestClient, node: Node) -> None:
@@ -229,7 +233,8 @@ def test_pages_have_no_inline_script(node: Node, signed_in: Browser) -> None:
     admin = signed_in(make_user(node, Role.ADMINISTRATOR))
     for path in ("/", "/users", "/organisations", "/audit", "/account"):
         html = admin.get(path).text
-        assert "<script>" not in html and " onclick=" not in html, path
+        assert "<script>" not in html, path
+        assert " onclick=" not in html, path
 
 
 def test_user_administration_through_pages(node: Node, signed_in: Browser) -> None:
@@ -249,11 +254,13 @@ def test_user_administration_through_pages(node: Node, signed_in: Browser) -> No
     duplicate = admin.post(
         "/users", data={"username": "amira.h", "roles": ["documenter"], "csrf_token": token}
     )
-    assert duplicate.status_code == 422 and "taken" in duplicate.text
+    assert duplicate.status_code == 422
+    assert "taken" in duplicate.text
     bad_role = admin.post(
         "/users", data={"username": "karim", "roles": ["emperor"], "csrf_token": token}
     )
-    assert bad_role.status_code == 422 and "Unknown role" in bad_role.text
+    assert bad_role.status_code == 422
+    assert "Unknown role" in bad_role.text
     assert count(node, User, User.username == "karim") == 0
     with TestClient(admin.app, base_url="https://testserver", follow_redirects=False) as fresh:
         assert login(fresh, "amira.h", password).headers["location"] == "/"
@@ -267,11 +274,14 @@ def test_audit_page_filters_and_htmx_partial(node: Node, signed_in: Browser) -> 
     browser = signed_in(auditor)
     page = browser.get("/audit?outcome=failure")
     assert page.status_code == 200
-    assert "auth.login" in page.text and "<html" in page.text
+    assert "auth.login" in page.text
+    assert "<html" in page.text
     partial = browser.get("/audit?action=auth.&outcome=failure", headers={"HX-Request": "true"})
-    assert "<html" not in partial.text and "auth.login" in partial.text
+    assert "<html" not in partial.text
+    assert "auth.login" in partial.text
     bad = browser.get("/audit?since=yesterday")
-    assert bad.status_code == 422 and "not a date" in bad.text
+    assert bad.status_code == 422
+    assert "not a date" in bad.text
     assert count(node, AuditEvent, AuditEvent.action == "audit.read") == 2
 
 
@@ -282,7 +292,8 @@ def test_language_switch(client: TestClient) -> None:
     )
     assert response.status_code == 303
     page = client.get("/login")
-    assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
+    assert 'dir="rtl"' in page.text
+    assert 'lang="ar"' in page.text
 
 
 def test_password_is_checked_on_change(node: Node, signed_in: Browser) -> None:
