@@ -128,3 +128,17 @@ def anonymous(ip: str | None = None, user_agent: str | None = None) -> Actor:
 
 def cli_actor(os_user: str) -> Actor:
     return Actor(label=f"cli:{os_user}", via="cli", permissions=frozenset(Permission))
+
+
+def markdown_table() -> str:
+    """The permission table as Markdown, as published in ``docs/permissions.md``."""
+    roles = list(Role)
+    header = "| permission | what it allows | " + " | ".join(r.value for r in roles) + " |"
+    rule = "|---|---|" + "---|" * len(roles)
+    rows = [
+        f"| `{perm.value}` | {PERMISSION_DESCRIPTIONS[perm]} | "
+        + " | ".join("✓" if perm in ROLE_PERMISSIONS[r] else "" for r in roles)
+        + " |"
+        for perm in Permission
+    ]
+    return "\n".join([header, rule, *rows]) + "\n"
