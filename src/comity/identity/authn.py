@@ -164,7 +164,9 @@ def login(
         )
         uow.commit()
         raise InvalidCredentials("The user name or password is wrong, or the account is disabled.")
-    user.failed_logins = 0
+    if not user.totp_enabled:
+        # With a second factor still to give, verify_second_factor forgives the failures.
+        user.failed_logins = 0
     user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

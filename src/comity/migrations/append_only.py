@@ -49,3 +49,9 @@ def remove(table: str) -> None:
     elif dialect == "postgresql":
         op.execute(f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+
+
+def drop_function() -> None:
+    """Drop the shared trigger function, in the downgrade of the migration that made it first."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS comity_append_only()")

@@ -196,5 +196,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_events_actor_user_id")
         batch_op.drop_index("ix_audit_events_action")
     append_only.remove("audit_events")
+    append_only.drop_function()
 
     op.drop_table("audit_events")

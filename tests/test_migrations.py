@@ -1,0 +1,138 @@
+"""Migrations: a full round trip with data in it, and no drift between models and migrations,
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, delete, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
+
+from comity import db
+from comity.audit.models import AuditEvent
+from comity.audit.services import record
+from comity.db import Base
+from comity.errors import InvalidCredentials
+from comity.identity.authn import login
+from comity.identity.models import RecoveryCode
+from comity.identity.permissions import Role, cli_actor
+from comity.identity.tokens import create_token
+from comity.node import Node, initialise
+from comity.secretbox import token_hash
+from comity.settings import load_settings
+from conftest import TEST_SECRET
+from factories import make_user, sign_in
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database (no tables at all) of each kind."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_database"))
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+def head(url: str) -> str | None:
+    return ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
+
+
+def revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return db.current_revision(conn)
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def leftovers(engine: Engine) -> set[str]:
+    """Schema objects other than tables: triggers and indexes, or functions on PostgreSQL."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger', 'view')"
+        else:
+            query = (
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'public'"
+            )
+        return {name for name in conn.scalars(text(query)) if not name.startswith("sqlite_")}
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            table.name: conn.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def fill(node: Node) -> None:
+    """Put at least one row in every table, through the services where they exist."""
+    admin = make_user(node, Role.ADMINISTRATOR)
+    sign_in(node, admin)
+    with node.uow() as uow, pytest.raises(InvalidCredentials):
+        login(uow, node.settings, username=admin.username, password="not the password!")
+    with node.uow() as uow:
+        create_token(
+            uow,
+            node.settings,
+            cli_actor("tester"),
+            user_id=admin.id,
+            name="backup",
+            scopes=["node:view"],
+            days=1,
+        )
+        uow.session.add(RecoveryCode(user_id=admin.id, code_hash=token_hash("abcdefgh")))
+        uow.commit()
+
+
+def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_path: Path) -> None:
+    engine = db.make_engine(empty_database)
+    try:
+        assert tables(engine) == set()
+        db.upgrade(engine)
+        assert revision(engine) == head(empty_database)
+        assert tables(engine) == set(Base.metadata.tables) | {"alembic_version"}
+
+        settings = load_settings(
+            home=tmp_path / "home", database_url=empty_database, secret_key=TEST_SECRET
+        )
+        node, _ = initialise(settings)
+        try:
+            fill(node)
+        finally:
+            node.close()
+        assert all(count > 0 for count in row_counts(engine).values()), row_counts(engine)
+
+        db.downgrade(engine, "base")
+        assert revision(engine) is None
+        assert tables(engine) <= {"alembic_version"}
+        assert leftovers(engine) == set()
+
+        db.upgrade(engine)
+        assert revision(engine) == head(empty_database)
+        assert set(row_counts(engine).values()) == {0}
+        with db.UnitOfWork(db.make_session_factory(engine)) as uow:
+            record(uow.session, cli_actor("tester"), "migration.check")
+            uow.commit()
+        with engine.begin() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(delete(AuditEvent))
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_agree(empty_database: str) -> None:
+    engine = db.make_engine(empty_database)
+    try:
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
