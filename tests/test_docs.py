@@ -15,6 +15,5 @@ def test_permission_table_in_docs_matches_the_code() -> None:
         "<!-- permission-table:end -->"
     )[0]
     assert published == markdown_table(), (
-        "docs/permissions.md is out of date: paste the output of "
-        "`comity roles --markdown`"
+        "docs/permissions.md is out of date: paste the output of `comity roles --markdown`"
     )

@@ -7,6 +7,7 @@ build step. Arabic is laid out right to left.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from importlib import resources
 from io import BytesIO
@@ -14,6 +15,8 @@ from io import BytesIO
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+
+logger = logging.getLogger(__name__)
 
 LOCALES: tuple[str, ...] = ("en", "fr", "ar")
 LOCALE_NAMES: dict[str, str] = {"en": "English", "fr": "Français", "ar": "العربية"}
@@ -36,6 +39,10 @@ def translations(locale: str) -> NullTranslations:
     if locale not in LOCALES or locale == "en":
         return NullTranslations()
     po_path = resources.files("comity") / "locale" / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.is_file():
+        # A broken installation should still show pages, in English, rather than fail.
+        logger.error("message catalog for %r is missing at %s; showing English", locale, po_path)
+        return NullTranslations()
     with po_path.open("rb") as handle:
         catalog = read_po(handle, locale=locale, domain=DOMAIN)
     buffer = BytesIO()

@@ -110,9 +110,6 @@ def page(context: BrowserContext, console_errors: list[str]) -> Iterator[Page]:
         if message.type != "error":
             return
         url = message.location.get("url", "")
-        if url.endswith("/favicon.ico") and "404" in message.text:
-            # Chromium asks every site for /favicon.ico on its own; Comity has none (yet).
-            return
         console_errors.append(f"console: {message.text} ({url})")
 
     def on_page_error(error: Error) -> None:

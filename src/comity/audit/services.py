@@ -129,6 +129,9 @@ def search(uow: UnitOfWork, actor: Actor, flt: AuditFilter) -> AuditPage:
     require(actor, Permission.AUDIT_READ)
     if not 1 <= flt.limit <= MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}", fields={"limit": "range"})
+    for name, value in (("since", flt.since), ("until", flt.until)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationError(f"{name} must carry a time zone", fields={name: "timezone"})
     if flt.offset < 0:
         raise ValidationError("offset must not be negative", fields={"offset": "range"})
     if flt.outcome and flt.outcome not in set(Outcome):
