@@ -110,8 +110,11 @@ def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = engine.raw_connection()  # outside any transaction, which a checkpoint needs
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
     engine.dispose()
     yield ("sqlite", path)
 

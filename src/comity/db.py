@@ -6,8 +6,9 @@ Rules (see ``docs/architecture.md``):
 * A :class:`UnitOfWork` is the one commit point. Services receive one; helpers that take
   a ``Session`` never commit. Leaving the ``with`` block without :meth:`UnitOfWork.commit`
   rolls everything back.
-* SQLite runs in WAL mode with ``synchronous=FULL`` and foreign keys on; PostgreSQL is
-  reached through ``postgresql+psycopg://`` URLs.
+* SQLite runs in WAL mode with ``synchronous=FULL`` and foreign keys on, and every
+  transaction begins with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of
+  failing; PostgreSQL is reached through ``postgresql+psycopg://`` URLs.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def utcnow() -> dt.datetime:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions by itself: _sqlite_begin does it.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
@@ -71,11 +74,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock at the start. A deferred transaction that reads
+    # and then writes fails at once with SQLITE_BUSY when another writer committed in
+    # between (the busy timeout does not apply to that case); taking the lock first makes
+    # it wait its turn instead. Readers are never blocked in WAL mode.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with Comity's connection settings."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

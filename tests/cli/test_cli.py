@@ -159,7 +159,13 @@ def test_serve_initialises_then_hands_the_app_to_uvicorn(
     assert PASSWORD_RE.search(first.output) is not None
     assert "http://[::1]:8123/" in first.output
     assert served == [
-        {"app": ("app for", settings.home), "host": "::1", "port": 8123, "log_level": "info"}
+        {
+            "app": ("app for", settings.home),
+            "host": "::1",
+            "port": 8123,
+            "log_level": "info",
+            "server_header": False,
+        }
     ]
 
     second = ok(run("serve"))

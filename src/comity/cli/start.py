@@ -114,6 +114,12 @@ def serve(
         from comity.web.app import create_app  # noqa: PLC0415 - the web stack loads only here
 
         console.print(f"Serving {report.organisation} on {node_url(settings)}")
-        uvicorn.run(create_app(node), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(node),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            server_header=False,
+        )
     finally:
         node.close()
