@@ -1,0 +1,111 @@
+"""Tables of the ledger.
+
+``ledger_entries`` holds every leaf (index, canonical JSON entry, leaf hash);
+``ledger_nodes`` the hashes of the perfect subtrees above the leaves (level ≥ 1), so an
+inclusion or consistency proof, or the root at any past size, is one indexed read of
+O(log n) rows. Entries, nodes, checkpoints, cosignatures and alarms are append-only
+(database triggers). Salts of the commitments inside entries live apart in
+``ledger_salts``: deleting a salt is how a commitment is made unopenable, without
+touching the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from comity.db import Base, UTCDateTime, utcnow
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerNode(Base):
+    __tablename__ = "ledger_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerSalt(Base):
+    __tablename__ = "ledger_salts"
+
+    idx: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ledger_entries.idx"), primary_key=True, autoincrement=False
+    )
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerCheckpoint(Base):
+    """A signed tree head of this node's own ledger."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerCosignature(Base):
+    """A witness's cosignature of one of our checkpoints."""
+
+    __tablename__ = "ledger_cosignatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.id"), index=True)
+    witness: Mapped[str] = mapped_column(String(200))
+    signature_line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerWitness(Base):
+    """A peer whose cosignatures of our checkpoints we ask for and accept."""
+
+    __tablename__ = "ledger_witnesses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    vkey: Mapped[str] = mapped_column(String(400))
+    url: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerAlarm(Base):
+    """Evidence that a log was seen to fork or rewrite its history."""
+
+    __tablename__ = "ledger_alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    origin: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_ledger_alarms_at", "at"),)
