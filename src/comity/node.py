@@ -18,6 +18,8 @@ from comity.identity.models import Organisation, User
 from comity.identity.permissions import Actor, Role, cli_actor
 from comity.identity.users import create_user
 from comity.keys import LocalKeyStore
+from comity.ledger import checkpoints
+from comity.ledger.events import record_event
 from comity.settings import Settings, ensure_secret_file
 
 
@@ -93,6 +95,19 @@ def initialise(settings: Settings, *, admin_username: str = "admin") -> tuple[No
                 target_id=org.id,
                 detail={"name": org.name, "fingerprint": node.keys.fingerprint()},
             )
+            # The genesis entry of the ledger names the key that signs its checkpoints.
+            record_event(
+                session,
+                actor,
+                "node.init",
+                subject_type="organisation",
+                subject_id=org.id,
+                data={
+                    "log_key": checkpoints.verifier(session, node.keys).vkey,
+                    "fingerprint": node.keys.fingerprint(),
+                },
+            )
+            checkpoints.ensure_checkpoint(session, node.keys)
             uow.commit()
         org_name = org.name
         if (session.scalar(select(func.count(User.id))) or 0) == 0:

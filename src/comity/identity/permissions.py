@@ -48,6 +48,8 @@ class Permission(StrEnum):
     ORGANISATIONS_MANAGE = "organisations:manage"
     AUDIT_READ = "audit:read"
     TOKENS_OWN = "tokens:own"
+    LEDGER_READ = "ledger:read"
+    LEDGER_MANAGE = "ledger:manage"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -58,6 +60,8 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORGANISATIONS_MANAGE: "Edit this node's organisation; add and edit peers.",
     Permission.AUDIT_READ: "Read the audit trail (reading it is itself audited).",
     Permission.TOKENS_OWN: "Create and revoke one's own API tokens for scripts.",
+    Permission.LEDGER_READ: "Read ledger entries and inclusion and consistency proofs.",
+    Permission.LEDGER_MANAGE: "Make checkpoints of the ledger and manage its witnesses.",
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
@@ -70,11 +74,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ORGANISATIONS_READ,
         Permission.ORGANISATIONS_MANAGE,
         Permission.AUDIT_READ,
+        Permission.LEDGER_READ,
+        Permission.LEDGER_MANAGE,
     },
     Role.AUDITOR: _EVERY_USER
-    | {Permission.USERS_READ, Permission.ORGANISATIONS_READ, Permission.AUDIT_READ},
+    | {
+        Permission.USERS_READ,
+        Permission.ORGANISATIONS_READ,
+        Permission.AUDIT_READ,
+        Permission.LEDGER_READ,
+    },
     Role.DOCUMENTER: _EVERY_USER,
-    Role.INVESTIGATOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.INVESTIGATOR: _EVERY_USER | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ},
     Role.LEGAL_AID_LAWYER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
     Role.CASEWORKER: _EVERY_USER,
     Role.PROSECUTOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
