@@ -69,19 +69,20 @@ def _entries(
         .order_by(LedgerEntry.idx)
         .execution_options(yield_per=BATCH)
     )
-    for expected, (index, entry, stored_leaf) in enumerate(rows):
-        if index != expected:
-            report.add(f"entry {expected}", f"missing (the next stored entry is {index})")
-            break
-        leaf = merkle.leaf_hash(entry)
-        if leaf != stored_leaf:
-            report.add(f"entry {index}", "its content does not match its stored leaf hash")
-        batch.append(leaf)
-        if len(batch) == BATCH:
-            tree.extend(batch)
-            batch = []
-            if progress:
-                progress(tree.size, total)
+    with rows:  # closes the server-side cursor even when the walk stops early
+        for expected, (index, entry, stored_leaf) in enumerate(rows):
+            if index != expected:
+                report.add(f"entry {expected}", f"missing (the next stored entry is {index})")
+                break
+            leaf = merkle.leaf_hash(entry)
+            if leaf != stored_leaf:
+                report.add(f"entry {index}", "its content does not match its stored leaf hash")
+            batch.append(leaf)
+            if len(batch) == BATCH:
+                tree.extend(batch)
+                batch = []
+                if progress:
+                    progress(tree.size, total)
     tree.extend(batch)
     if progress:
         progress(tree.size, total)
