@@ -18,7 +18,7 @@ from comity.identity.permissions import cli_actor
 from comity.ledger import merkle, store
 from comity.ledger.errors import EntryError
 from comity.ledger.events import commitment, record_event
-from comity.ledger.models import LedgerEntry, LedgerNode, LedgerSalt
+from comity.ledger.models import LedgerEntry, LedgerNode, LedgerSalt, node_key
 from comity.node import Node
 
 ACTOR = cli_actor("tester")
@@ -60,9 +60,9 @@ def test_batches_match_a_tree_built_in_memory(node: Node) -> None:
             assert leaf is not None
             proof = store.inclusion_proof(session, index, size)
             merkle.verify_inclusion(leaf, index, size, proof, memory.root())
-        stored = session.execute(select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash)).all()
-        assert {(lv, ix): h for lv, ix, h in stored} == {
-            coord: value for coord, value in memory.nodes.items() if coord[0] > 0
+        stored = session.execute(select(LedgerNode.key, LedgerNode.hash)).all()
+        assert dict(stored) == {
+            node_key(*coord): value for coord, value in memory.nodes.items() if coord[0] > 0
         }
 
 
@@ -191,10 +191,8 @@ def test_concurrent_processes_get_one_gap_free_order(node: Node) -> None:
         leaves = session.scalars(select(LedgerEntry.leaf_hash).order_by(LedgerEntry.idx)).all()
         memory = merkle.MemoryTree(leaves)
         assert store.root_at(session, size) == memory.root()
-        stored = session.execute(select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash)).all()
-        assert {(lv, ix): h for lv, ix, h in stored} == {
-            c: v for c, v in memory.nodes.items() if c[0] > 0
-        }
+        stored = session.execute(select(LedgerNode.key, LedgerNode.hash)).all()
+        assert dict(stored) == {node_key(*c): v for c, v in memory.nodes.items() if c[0] > 0}
         # Each worker's batches stayed contiguous: a batch is appended under one lock.
         tags = [
             json.loads(e)["t"]

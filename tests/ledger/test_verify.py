@@ -9,6 +9,7 @@ import pytest
 from comity.identity.permissions import Role, cli_actor
 from comity.ledger import checkpoints, services
 from comity.ledger.events import record_event
+from comity.ledger.models import node_key
 from comity.ledger.verify import VerifyReport
 from comity.node import Node
 from factories import actor_for, make_user
@@ -77,8 +78,8 @@ def test_changed_node_is_named(node: Node) -> None:
     tamper(
         node,
         "ledger_nodes",
-        "UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 1",
-        {"h": b"\x01" * 32},
+        "UPDATE ledger_nodes SET hash = :h WHERE key = :k",
+        {"h": b"\x01" * 32, "k": node_key(2, 1)},
     )
     report = verify(node)
     assert [str(p) for p in report.problems] == [
@@ -88,16 +89,13 @@ def test_changed_node_is_named(node: Node) -> None:
 
 def test_missing_node_is_reported(node: Node) -> None:
     fill(node, 16)
-    tamper(node, "ledger_nodes", "DELETE FROM ledger_nodes WHERE level = 1 AND idx = 0")
+    tamper(node, "ledger_nodes", "DELETE FROM ledger_nodes WHERE key = :k", {"k": node_key(1, 0)})
     report = verify(node)
     assert any("inner nodes are missing" in p.what for p in report.problems)
 
 
 def test_deleted_last_entry_is_caught_by_the_checkpoint(node: Node) -> None:
     fill(node, 10)
-    tamper(
-        node, "ledger_nodes", "DELETE FROM ledger_nodes WHERE idx >= 0 AND level = 1 AND idx = 5"
-    )
     tamper(node, "ledger_entries", "DELETE FROM ledger_entries WHERE idx = 10")
     report = verify(node)
     assert any(

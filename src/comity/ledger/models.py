@@ -22,7 +22,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    SmallInteger,
     String,
     Text,
 )
@@ -41,11 +40,20 @@ class LedgerEntry(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+NODE_LEVEL_SHIFT = 48  # room for 2**48 leaves per level
+
+
+def node_key(level: int, index: int) -> int:
+    """One integer per perfect subtree, so a proof's nodes are one ``IN (...)`` on the key."""
+    return (level << NODE_LEVEL_SHIFT) | index
+
+
 class LedgerNode(Base):
+    """The hash of the perfect subtree ``(level, idx)``; ``key`` is :func:`node_key`."""
+
     __tablename__ = "ledger_nodes"
 
-    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

@@ -9,6 +9,10 @@ gaps and no forks: a rolled-back transaction leaves no index behind, a committed
 holds the next indices in commit order. (A sequence would not do: PostgreSQL sequences
 hand out numbers before commit and leave gaps on rollback.)
 
+Speed. This is the hot path of every evidence action, so it speaks SQLAlchemy Core on
+the session's connection (no ORM unit-of-work bookkeeping), and a node is addressed by
+one integer key so a proof's O(log n) nodes are a single primary-key ``IN`` lookup.
+
 Nothing here commits: callers pass the session of their unit of work.
 """
 
@@ -18,17 +22,18 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from comity.db import utcnow
 from comity.ledger import merkle
 from comity.ledger.canonical import MAX_ENTRY_BYTES
 from comity.ledger.errors import EntryError
-from comity.ledger.models import LedgerEntry, LedgerNode, LedgerSalt
+from comity.ledger.models import NODE_LEVEL_SHIFT, LedgerEntry, LedgerNode, LedgerSalt, node_key
 
 # pg_advisory_xact_lock key: the bytes "comityLG" read as a signed 64-bit integer.
 _PG_LOCK_KEY = int.from_bytes(b"comityLG", "big", signed=True)
-_CHUNK = 500  # rows per IN (...) list, well under every driver's parameter limit
+_CHUNK = 500  # keys per IN (...) list, well under every driver's parameter limit
 
 
 @dataclass(frozen=True)
@@ -43,39 +48,46 @@ class NewEntry:
 class SqlNodeReader:
     """:class:`comity.ledger.merkle.NodeReader` over the ledger tables."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
 
     def read(self, coords: Sequence[merkle.Coord]) -> Mapping[merkle.Coord, bytes]:
         found: dict[merkle.Coord, bytes] = {}
         leaves = sorted({index for level, index in coords if level == 0})
-        inner = sorted({coord for coord in coords if coord[0] > 0})
+        inner = sorted({node_key(level, index) for level, index in coords if level > 0})
+        mask = (1 << NODE_LEVEL_SHIFT) - 1
         for start in range(0, len(leaves), _CHUNK):
-            rows = self._session.execute(
+            rows = self._connection.execute(
                 select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(
                     LedgerEntry.idx.in_(leaves[start : start + _CHUNK])
                 )
             )
-            found.update({(0, row.idx): row.leaf_hash for row in rows})
+            found.update({(0, index): value for index, value in rows})
         for start in range(0, len(inner), _CHUNK):
-            rows = self._session.execute(
-                select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                    tuple_(LedgerNode.level, LedgerNode.idx).in_(inner[start : start + _CHUNK])
+            rows = self._connection.execute(
+                select(LedgerNode.key, LedgerNode.hash).where(
+                    LedgerNode.key.in_(inner[start : start + _CHUNK])
                 )
             )
-            found.update({(row.level, row.idx): row.hash for row in rows})
+            found.update(
+                {(key >> NODE_LEVEL_SHIFT, key & mask): value for key, value in rows}
+            )
         return found
+
+
+def reader(session: Session) -> SqlNodeReader:
+    return SqlNodeReader(session.connection())
 
 
 def size(session: Session) -> int:
     """Number of entries (the next index)."""
-    last = session.scalar(select(func.max(LedgerEntry.idx)))
-    return 0 if last is None else last + 1
+    last = session.connection().execute(select(func.max(LedgerEntry.idx))).scalar()
+    return 0 if last is None else int(last) + 1
 
 
-def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
 
 def append(session: Session, entries: Sequence[NewEntry]) -> int:
@@ -85,31 +97,39 @@ def append(session: Session, entries: Sequence[NewEntry]) -> int:
     for number, item in enumerate(entries):
         if not item.entry or len(item.entry) > MAX_ENTRY_BYTES:
             raise EntryError(f"Entry {number} must have 1 to {MAX_ENTRY_BYTES} bytes.")
-    _lock(session)
+    connection = session.connection()
+    _lock(connection)
     first = size(session)
     leaf_hashes = [merkle.leaf_hash(item.entry) for item in entries]
-    nodes = merkle.nodes_for_appends(first, leaf_hashes, SqlNodeReader(session))
-    session.execute(
+    nodes = merkle.nodes_for_appends(first, leaf_hashes, SqlNodeReader(connection))
+    now = utcnow()
+    connection.execute(
         insert(LedgerEntry),
         [
-            {"idx": first + offset, "leaf_hash": leaf, "entry": item.entry, "kind": item.kind}
+            {
+                "idx": first + offset,
+                "leaf_hash": leaf,
+                "entry": item.entry,
+                "kind": item.kind,
+                "recorded_at": now,
+            }
             for offset, (item, leaf) in enumerate(zip(entries, leaf_hashes, strict=True))
         ],
     )
     inner = [
-        {"level": level, "idx": index, "hash": value}
+        {"key": node_key(level, index), "hash": value}
         for (level, index), value in nodes.items()
         if level > 0
     ]
     if inner:
-        session.execute(insert(LedgerNode), inner)
+        connection.execute(insert(LedgerNode), inner)
     salts = [
         {"idx": first + offset, "salt": item.salt}
         for offset, item in enumerate(entries)
         if item.salt is not None
     ]
     if salts:
-        session.execute(insert(LedgerSalt), salts)
+        connection.execute(insert(LedgerSalt), salts)
     return first
 
 
@@ -118,12 +138,12 @@ def new_salt() -> bytes:
 
 
 def root_at(session: Session, tree_size: int) -> bytes:
-    return merkle.root_at(SqlNodeReader(session), tree_size)
+    return merkle.root_at(reader(session), tree_size)
 
 
 def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
-    return merkle.inclusion_proof(SqlNodeReader(session), index, tree_size)
+    return merkle.inclusion_proof(reader(session), index, tree_size)
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
-    return merkle.consistency_proof(SqlNodeReader(session), old_size, new_size)
+    return merkle.consistency_proof(reader(session), old_size, new_size)

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from comity.ledger import merkle
 from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint, verify_cosignature
 from comity.ledger.errors import CheckpointError, NoteError
-from comity.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerNode
+from comity.ledger.models import (
+    NODE_LEVEL_SHIFT,
+    LedgerCheckpoint,
+    LedgerCosignature,
+    LedgerEntry,
+    LedgerNode,
+)
 from comity.ledger.note import NoteVerifier
 
 BATCH = 20_000
@@ -95,9 +101,11 @@ def _nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> N
     derived: Mapping[merkle.Coord, bytes] = tree.nodes
     seen = 0
     rows = session.execute(
-        select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).execution_options(yield_per=BATCH)
+        select(LedgerNode.key, LedgerNode.hash).execution_options(yield_per=BATCH)
     )
-    for level, index, value in rows:
+    mask = (1 << NODE_LEVEL_SHIFT) - 1
+    for key, value in rows:
+        level, index = key >> NODE_LEVEL_SHIFT, key & mask
         expected = derived.get((level, index))
         if expected is None:
             report.add(f"node level {level} index {index}", "not part of the tree the entries make")

@@ -67,10 +67,9 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_nodes",
-        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_ledger_nodes")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_ledger_nodes")),
     )
     op.create_table(
         "ledger_witnesses",

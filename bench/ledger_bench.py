@@ -1,0 +1,236 @@
+"""Ledger benchmark: append, proof and verify speed against raw baselines in the same run.
+
+Run from the repository root (figures are appended to bench/RESULTS.md):
+
+    python bench/ledger_bench.py                     # the issue's sizes (10 M-entry proofs)
+    python bench/ledger_bench.py --proof-size 1000000 --verify-size 200000   # quicker
+
+Baselines, measured in the same run on the same machine:
+* tree hashing with bare ``hashlib`` in a tight loop (the CPU limit of building the tree);
+* a bulk insert of the same entry and node rows into the same kind of SQLite database
+  with the ``sqlite3`` module (the storage limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from comity.identity.permissions import cli_actor
+from comity.ledger import merkle, services, store
+from comity.ledger.events import record_event
+from comity.node import Node, initialise
+from comity.settings import load_settings
+
+ACTOR = cli_actor("bench")
+
+
+def entry_bytes(number: int) -> bytes:
+    return json.dumps(
+        {"v": 1, "type": "bench.event", "time": "2026-11-22T00:00:00.000000Z", "n": number},
+        separators=(",", ":"),
+    ).encode()
+
+
+def batches(total: int, size: int, offset: int = 0) -> Iterator[list[store.NewEntry]]:
+    for start in range(offset, offset + total, size):
+        yield [
+            store.NewEntry(entry=entry_bytes(n), kind="bench.event")
+            for n in range(start, min(start + size, offset + total))
+        ]
+
+
+def fresh_node(workdir: Path, name: str) -> Node:
+    settings = load_settings(home=workdir / name, secret_key="b" * 48)
+    node, _ = initialise(settings)
+    return node
+
+
+def bare_hashlib_tree(count: int) -> float:
+    """Seconds to hash ``count`` leaves and every inner node with hashlib alone."""
+    sha = hashlib.sha256
+    leaves = [entry_bytes(n) for n in range(count)]
+    started = time.perf_counter()
+    level = [sha(b"\x00" + leaf).digest() for leaf in leaves]
+    while len(level) > 1:
+        level = [
+            sha(b"\x01" + level[i] + level[i + 1]).digest() if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return time.perf_counter() - started
+
+
+def raw_sqlite_insert(workdir: Path, count: int, batch: int) -> float:
+    """Seconds to bulk-insert the same entry and node rows with sqlite3 (WAL, FULL sync)."""
+    memory = merkle.MemoryTree(merkle.leaf_hash(entry_bytes(n)) for n in range(count))
+    nodes = [(lv, ix, h) for (lv, ix), h in memory.nodes.items() if lv > 0]
+    path = workdir / "raw.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE e (idx INTEGER PRIMARY KEY, leaf BLOB UNIQUE, entry BLOB, kind TEXT)")
+    db.execute("CREATE TABLE n (level INTEGER, idx INTEGER, hash BLOB, PRIMARY KEY (level, idx))")
+    rows = [(n, memory.nodes[(0, n)], entry_bytes(n), "bench.event") for n in range(count)]
+    per_batch_nodes = max(1, len(nodes) * batch // max(count, 1))
+    started = time.perf_counter()
+    for k, start in enumerate(range(0, count, batch)):
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO e VALUES (?, ?, ?, ?)", rows[start : start + batch])
+        db.executemany(
+            "INSERT INTO n VALUES (?, ?, ?)", nodes[k * per_batch_nodes : (k + 1) * per_batch_nodes]
+        )
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return elapsed
+
+
+def comity_append(node: Node, count: int, batch: int) -> float:
+    started = time.perf_counter()
+    for items in batches(count, batch, offset=10_000_000_000):
+        with node.uow() as uow:
+            store.append(uow.session, items)
+            uow.commit()
+    return time.perf_counter() - started
+
+
+def service_transactions(node: Node, count: int) -> float:
+    started = time.perf_counter()
+    for number in range(count):
+        with node.uow() as uow:
+            record_event(uow.session, ACTOR, "bench.single", data={"n": number})
+            uow.commit()
+    return time.perf_counter() - started
+
+
+def grow(node: Node, target: int, batch: int = 20_000) -> None:
+    with node.uow() as uow:
+        have = store.size(uow.session)
+    for items in batches(target - have, batch, offset=have):
+        with node.uow() as uow:
+            store.append(uow.session, items)
+            uow.commit()
+
+
+def proof_times(node: Node, size: int, samples: int) -> tuple[list[float], list[float]]:
+    import random  # noqa: PLC0415
+
+    rng = random.Random(7)  # noqa: S311 - sampling positions, not secrets
+    inclusion, consistency = [], []
+    for _ in range(samples):
+        index = rng.randrange(size)
+        old = rng.randrange(1, size)
+        with node.uow() as uow:
+            started = time.perf_counter()
+            store.inclusion_proof(uow.session, index, size)
+            inclusion.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            store.consistency_proof(uow.session, old, size)
+            consistency.append(time.perf_counter() - started)
+    return inclusion, consistency
+
+
+def verify_time(node: Node) -> tuple[float, int]:
+    with node.uow() as uow:
+        started = time.perf_counter()
+        report = services.verify(uow, ACTOR, node.keys)
+        elapsed = time.perf_counter() - started
+    if not report.ok:
+        raise SystemExit(f"verify found problems: {report.problems[:3]}")
+    return elapsed, report.size
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--append", type=int, default=200_000, help="entries for the append test")
+    parser.add_argument("--batch", type=int, default=1_000, help="entries per transaction")
+    parser.add_argument("--single", type=int, default=3_000, help="single-event transactions")
+    parser.add_argument("--proof-size", type=int, default=10_000_000)
+    parser.add_argument("--verify-size", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="comity-bench-") as tmp:
+        workdir = Path(tmp)
+        lines = []
+
+        def say(text: str) -> None:
+            print(text, flush=True)
+            lines.append(text)
+
+        hashed = bare_hashlib_tree(args.append)
+        raw = raw_sqlite_insert(workdir, args.append, args.batch)
+        node = fresh_node(workdir, "append")
+        ours = comity_append(node, args.append, args.batch)
+        say(f"| durable batched append ({args.batch}/tx), SQLite | {args.append / ours:,.0f} entries/s "
+            f"| bare hashlib tree: {args.append / hashed:,.0f} entries/s; raw sqlite3 bulk insert of "
+            f"the same rows: {args.append / raw:,.0f} entries/s | ≥ 50,000 entries/s |")
+        single = service_transactions(node, args.single)
+        say(f"| single-event service transactions, SQLite | {args.single / single:,.0f} tx/s "
+            f"| — | ≥ 2,000 tx/s |")
+        node.close()
+
+        node = fresh_node(workdir, "verify")
+        grow(node, args.verify_size)
+        with node.uow() as uow:
+            from comity.ledger import checkpoints  # noqa: PLC0415
+
+            checkpoints.ensure_checkpoint(uow.session, node.keys)
+            uow.commit()
+        seconds, size = verify_time(node)
+        baseline = bare_hashlib_tree(size)
+        say(f"| `ledger verify`, {size:,} entries, SQLite | {seconds:.1f} s "
+            f"| bare hashlib tree of the same size: {baseline:.1f} s | < 10 s |")
+        node.close()
+
+        node = fresh_node(workdir, "proofs")
+        grow(node, args.proof_size)
+        inclusion, consistency = proof_times(node, args.proof_size, args.samples)
+        say(f"| inclusion proof at {args.proof_size:,} entries, SQLite | median "
+            f"{statistics.median(inclusion) * 1000:.2f} ms (p95 "
+            f"{sorted(inclusion)[int(0.95 * len(inclusion))] * 1000:.2f} ms) | — | median < 1 ms |")
+        say(f"| consistency proof at {args.proof_size:,} entries, SQLite | median "
+            f"{statistics.median(consistency) * 1000:.2f} ms (p95 "
+            f"{sorted(consistency)[int(0.95 * len(consistency))] * 1000:.2f} ms) | — | median < 1 ms |")
+        node.close()
+
+    header = [
+        "",
+        f"## Ledger — {time.strftime('%Y-%m-%d')}",
+        "",
+        f"Machine: {machine()}. Command: `python bench/ledger_bench.py "
+        + " ".join(sys.argv[1:]) + "`.",
+        "",
+        "| what | Comity | baseline in the same run | goal |",
+        "|---|---|---|---|",
+    ]
+    with args.results.open("a", encoding="utf-8") as out:
+        out.write("\n".join(header + lines) + "\n")
+    print(f"Figures appended to {args.results}")
+
+
+if __name__ == "__main__":
+    main()
