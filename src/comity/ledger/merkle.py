@@ -31,9 +31,11 @@ Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2, with two rules of our own
 - **Size 0.** A consistency proof from the empty tree to any size ``n`` is the empty list,
   and it is accepted when the old root is :data:`EMPTY_ROOT` (the C2SP and CCTV rule):
   every tree extends the empty one, so there is nothing to prove, and a witness meeting a
-  log for the first time needs exactly this step. transparency-dev refuses the request
-  instead; its probes that say so are marked as expected to differ in our tests. A
-  non-empty proof from size 0 is rejected.
+  log for the first time needs exactly this step (C2SP tlog-witness: "the proof MUST be
+  empty if the old size is zero"). transparency-dev refuses the request instead; its
+  probes that expect that refusal also carry other defects, so the outcomes coincide, and
+  the tests record which defect we reject them for. A non-empty proof from size 0, or an
+  old root other than :data:`EMPTY_ROOT`, is rejected.
 """
 
 from __future__ import annotations

@@ -68,9 +68,8 @@ def check_key_name(name: str) -> None:
 
 def compute_key_id(name: str, algorithm: int, public_key: bytes) -> bytes:
     """The 4-byte key ID: ``SHA-256(name ‖ "\\n" ‖ algorithm ‖ public key)[:4]``."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key).digest()[
-        :4
-    ]
+    preimage = name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key
+    return hashlib.sha256(preimage).digest()[:4]
 
 
 def raw_public_key(key: Ed25519PublicKey) -> bytes:

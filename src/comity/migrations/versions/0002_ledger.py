@@ -58,7 +58,6 @@ def upgrade() -> None:
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
-        sa.Column("recorded_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("idx", name=op.f("pk_ledger_entries")),
         sa.UniqueConstraint("leaf_hash", name=op.f("uq_ledger_entries_leaf_hash")),
     )
