@@ -1,4 +1,5 @@
-"""Row factories for tests: users in a ready state, with traits for the states that matter."""
+"""Row factories for tests: users in a ready state, with traits for the states that matter;
+ledger events and witness cosignatures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import pyotp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from comity.audit.models import AuditEvent
@@ -17,6 +19,11 @@ from comity.identity.models import User
 from comity.identity.passwords import hash_password
 from comity.identity.permissions import Actor, Role, permissions_for
 from comity.identity.users import create_user
+from comity.ledger import checkpoints
+from comity.ledger.checkpoint import Cosigner, verify_checkpoint
+from comity.ledger.events import RecordedEvent, record_event
+from comity.ledger.models import LedgerCosignature
+from comity.ledger.services import add_witness
 from comity.node import Node, local_operator
 from comity.secretbox import seal
 from comity.settings import Settings
@@ -113,3 +120,40 @@ def audit_events(node: Node, action: str) -> list[AuditEvent]:
                 select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
             )
         )
+
+
+def append_events(node: Node, count: int, *, checkpoint: bool = False) -> list[RecordedEvent]:
+    """``count`` events appended to the ledger (and committed), then maybe a checkpoint."""
+    with node.uow() as uow:
+        recorded = [
+            record_event(uow.session, local_operator(), "test.event", data={"n": number})
+            for number in range(count)
+        ]
+        if checkpoint:
+            checkpoints.ensure_checkpoint(uow.session, node.keys)
+        uow.commit()
+    return recorded
+
+
+def cosign_latest(node: Node, name: str = "witness.example.org") -> Cosigner:
+    """A witness the node knows, whose cosignature of the latest checkpoint it received."""
+    witness = Cosigner(name, Ed25519PrivateKey.generate())
+    with node.uow() as uow:
+        add_witness(uow, local_operator(), vkey=witness.verifier().vkey)
+    with node.uow() as uow:
+        session = uow.session
+        latest = checkpoints.latest(session)
+        assert latest is not None
+        signed = verify_checkpoint(latest.note, checkpoints.verifier(session, node.keys))
+        moment = utcnow().replace(microsecond=0)
+        line = witness.cosign(signed, int(moment.timestamp()))
+        session.add(
+            LedgerCosignature(
+                checkpoint_id=latest.id,
+                witness=name,
+                signature_line=line.rstrip("\n"),
+                cosigned_at=moment,
+            )
+        )
+        uow.commit()
+    return witness

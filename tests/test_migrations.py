@@ -21,11 +21,13 @@ from comity.identity.authn import login
 from comity.identity.models import RecoveryCode
 from comity.identity.permissions import Role, cli_actor
 from comity.identity.tokens import create_token
+from comity.ledger.events import record_event
+from comity.ledger.models import LedgerAlarm
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings
 from conftest import TEST_SECRET
-from factories import make_user, sign_in
+from factories import cosign_latest, make_user, sign_in
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -89,7 +91,10 @@ def fill(node: Node) -> None:
             days=1,
         )
         uow.session.add(RecoveryCode(user_id=admin.id, code_hash=token_hash("abcdefgh")))
+        record_event(uow.session, cli_actor("tester"), "test.event", personal={"name": "W"})
+        uow.session.add(LedgerAlarm(origin="comity/other", kind="split_view", evidence="…"))
         uow.commit()
+    cosign_latest(node)
 
 
 def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_path: Path) -> None:

@@ -508,6 +508,16 @@ def test_the_command_tree_is_complete() -> None:
         "token revoke",
         "audit",
         "audit show",
+        "ledger",
+        "ledger status",
+        "ledger verify",
+        "ledger prove",
+        "ledger check-proof",
+        "ledger consistency",
+        "ledger checkpoint",
+        "ledger witness",
+        "ledger witness add",
+        "ledger witness list",
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from fastapi import Request
 
 from comity.db import UnitOfWork
+from comity.keys import KeyStore
 from comity.settings import Settings
 from comity.web.requests import node_of
 
@@ -24,3 +25,8 @@ def get_settings(request: Request) -> Settings:
 def permission(name: str) -> dict[str, object]:
     """Route metadata naming the permission the service will check (for docs and tests)."""
     return {"x-comity-permission": name}
+
+
+def get_keys(request: Request) -> KeyStore:
+    """The node's key store (the ledger signs its checkpoints with it)."""
+    return node_of(request).keys

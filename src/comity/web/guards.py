@@ -3,7 +3,8 @@
 Deny by default. A page needs a complete browser session unless its route is on
 :data:`PUBLIC_PAGES`; a session with a step still pending (second factor, new password,
 authenticator enrolment) is sent to that step and may only reach the pages of
-:data:`STEP_PAGES`. An API route needs a bearer token unless it is on :data:`PUBLIC_API`.
+:data:`STEP_PAGES`. An API route needs a bearer token unless its method and path are on
+:data:`PUBLIC_API`.
 Both lists are reviewed allowlists; ``tests/web/test_route_walk.py`` holds every route
 to them. Permissions are then checked by the services, never here.
 """
@@ -30,7 +31,8 @@ from comity.web.security import (
 
 SESSION_COOKIE = "comity_session"
 PUBLIC_PAGES = frozenset({"/login", "/language"})
-PUBLIC_API = frozenset({"/api/v1/health"})
+# (method, path): the ledger's checkpoint path is public to read, not to write.
+PUBLIC_API = frozenset({("GET", "/api/v1/health"), ("GET", "/api/v1/ledger/checkpoint")})
 SECOND_FACTOR_PAGE = "/login/second-factor"
 PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path
 ENROL_PAGE = "/account/second-factor"
@@ -124,7 +126,7 @@ def page_view(request: Request) -> SessionView:
 def api_guard(request: Request) -> None:
     """Resolve the bearer token (sync: FastAPI runs it in the thread pool)."""
     ip, agent = client_ip(request), user_agent(request)
-    if request.url.path in PUBLIC_API:
+    if (request.method, request.url.path) in PUBLIC_API:
         request.state.actor = anonymous(ip, agent)
         return
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")

@@ -1,0 +1,126 @@
+"""Routes of the ledger's JSON API, under ``/api/v1/ledger``. Each parses input, calls
+the service and shapes the output.
+
+Only ``GET /ledger/checkpoint`` is public: peers fetch the latest cosigned checkpoint to
+witness this log, and it reveals nothing but the log's size and root. It is served as
+``text/plain; charset=utf-8``, the C2SP convention for checkpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+
+from comity.db import UnitOfWork
+from comity.errors import ValidationError
+from comity.identity.permissions import Actor
+from comity.keys import KeyStore
+from comity.ledger import checkpoints, services
+from comity.ledger.note import b64decode_strict
+from comity.web.api.ledger_schemas import (
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LedgerEntryOut,
+    LedgerStatusOut,
+)
+from comity.web.api.schemas import ErrorOut
+from comity.web.deps import get_keys, get_uow, permission
+from comity.web.guards import api_actor
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+UoW = Annotated[UnitOfWork, Depends(get_uow)]
+Caller = Annotated[Actor, Depends(api_actor)]
+Keys = Annotated[KeyStore, Depends(get_keys)]
+Size = Annotated[
+    int | None, Query(description="The tree size to prove against (default: the current size).")
+]
+
+CHECKPOINT_MEDIA_TYPE = "text/plain; charset=utf-8"
+
+
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {CHECKPOINT_MEDIA_TYPE: {}},
+            "description": "The checkpoint as a C2SP signed note, with its cosignatures.",
+        },
+        404: {"model": ErrorOut, "description": "No checkpoint has been made yet."},
+    },
+)
+def latest_checkpoint(uow: UoW) -> PlainTextResponse:
+    """The latest checkpoint, signed by this node and cosigned by its witnesses; public."""
+    return PlainTextResponse(services.public_checkpoint(uow), media_type=CHECKPOINT_MEDIA_TYPE)
+
+
+@router.post("/checkpoint", openapi_extra=permission("ledger:manage"))
+def make_checkpoint(uow: UoW, actor: Caller, keys: Keys) -> CheckpointOut:
+    """Sign a checkpoint of the current tree (the existing one if the size is unchanged)."""
+    return CheckpointOut.of(checkpoints.make_checkpoint(uow, keys, actor))
+
+
+@router.get("/status", openapi_extra=permission("ledger:read"))
+def ledger_status(uow: UoW, actor: Caller, keys: Keys) -> LedgerStatusOut:
+    """The log's name and key, its size and root, its latest checkpoint and witnesses."""
+    return LedgerStatusOut.of(services.status(uow, actor, keys))
+
+
+@router.get("/entries", openapi_extra=permission("ledger:read"))
+def ledger_entries(
+    uow: UoW,
+    actor: Caller,
+    start: Annotated[int, Query(description="Index of the first entry.")],
+    end: Annotated[int, Query(description="Index after the last entry.")],
+) -> list[LedgerEntryOut]:
+    """Entries ``start`` ≤ index < ``end`` (at most 1000), oldest first."""
+    return [LedgerEntryOut.of(row) for row in services.entries(uow, actor, start, end)]
+
+
+@router.get(
+    "/proof/inclusion",
+    openapi_extra=permission("ledger:read"),
+    responses={404: {"model": ErrorOut, "description": "No entry has that leaf hash."}},
+)
+def inclusion_proof(
+    uow: UoW,
+    actor: Caller,
+    index: Annotated[int | None, Query(description="The entry's index.")] = None,
+    leaf_hash: Annotated[
+        str | None,
+        Query(max_length=64, description="Or the entry's leaf hash, in standard base64."),
+    ] = None,
+    size: Size = None,
+) -> InclusionProofOut:
+    """An RFC 9162 inclusion proof of one entry, named by its index or its leaf hash."""
+    if leaf_hash is not None:
+        if index is not None:
+            raise ValidationError(
+                "Give either index or leaf_hash, not both.", fields={"index": "either"}
+            )
+        decoded = b64decode_strict(leaf_hash)
+        if decoded is None:
+            raise ValidationError(
+                "The leaf hash must be standard padded base64.", fields={"leaf_hash": "base64"}
+            )
+        # Finding the index is part of the same read, in the same unit of work.
+        index = services.index_of(uow, actor, decoded)
+    elif index is None:
+        raise ValidationError("Give index or leaf_hash.", fields={"index": "missing"})
+    return InclusionProofOut.of(services.prove_inclusion(uow, actor, index, size))
+
+
+@router.get("/proof/consistency", openapi_extra=permission("ledger:read"))
+def consistency_proof(
+    uow: UoW,
+    actor: Caller,
+    old: Annotated[int, Query(description="The earlier tree size.")],
+    new: Annotated[
+        int | None, Query(description="The later tree size (default: the current size).")
+    ] = None,
+) -> ConsistencyProofOut:
+    """An RFC 9162 consistency proof that the tree of size ``new`` extends that of ``old``."""
+    return ConsistencyProofOut.of(services.prove_consistency(uow, actor, old, new))

@@ -1,0 +1,128 @@
+"""Shapes of the ledger's JSON API. Hashes, roots and entries are standard base64, as in
+checkpoints; sizes count entries, indices start at 0."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pydantic import BaseModel, Field
+
+from comity.ledger.models import LedgerCheckpoint, LedgerEntry
+from comity.ledger.note import b64encode
+from comity.ledger.services import ConsistencyProof, InclusionProof, LedgerStatus
+
+
+class CheckpointOut(BaseModel):
+    size: int
+    root: str
+    created_at: dt.datetime
+    note: str
+
+    @classmethod
+    def of(cls, row: LedgerCheckpoint) -> CheckpointOut:
+        return cls(
+            size=row.size, root=b64encode(row.root), created_at=row.created_at, note=row.note
+        )
+
+
+class LatestCheckpointOut(BaseModel):
+    size: int
+    root: str
+    created_at: dt.datetime
+    cosignatures: int
+
+
+class LedgerStatusOut(BaseModel):
+    origin: str
+    vkey: str
+    size: int
+    root: str
+    latest_checkpoint: LatestCheckpointOut | None
+    witnesses: int
+    alarms: int
+
+    @classmethod
+    def of(cls, status: LedgerStatus) -> LedgerStatusOut:
+        latest = status.latest_checkpoint
+        return cls(
+            origin=status.origin,
+            vkey=status.vkey,
+            size=status.size,
+            root=b64encode(status.root),
+            latest_checkpoint=LatestCheckpointOut(
+                size=latest.size,
+                root=b64encode(latest.root),
+                created_at=latest.created_at,
+                cosignatures=status.cosignatures,
+            )
+            if latest is not None
+            else None,
+            witnesses=status.witnesses,
+            alarms=status.alarms,
+        )
+
+
+def event_time(entry: bytes) -> dt.datetime | None:
+    """When an event entry was recorded: its ``time`` (see :mod:`comity.ledger.events`)."""
+    try:
+        value = json.loads(entry).get("time")
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except (ValueError, AttributeError):
+        return None
+
+
+class LedgerEntryOut(BaseModel):
+    index: int
+    leaf_hash: str
+    entry: str
+    kind: str
+    recorded_at: dt.datetime | None = Field(
+        description="The event's own time, in UTC; null for an entry that is not an event."
+    )
+
+    @classmethod
+    def of(cls, row: LedgerEntry) -> LedgerEntryOut:
+        return cls(
+            index=row.idx,
+            leaf_hash=b64encode(row.leaf_hash),
+            entry=b64encode(row.entry),
+            kind=row.kind,
+            recorded_at=event_time(row.entry),
+        )
+
+
+class InclusionProofOut(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str
+    root: str
+    proof: list[str]
+
+    @classmethod
+    def of(cls, proof: InclusionProof) -> InclusionProofOut:
+        return cls(
+            index=proof.index,
+            tree_size=proof.tree_size,
+            leaf_hash=b64encode(proof.leaf_hash),
+            root=b64encode(proof.root),
+            proof=[b64encode(value) for value in proof.proof],
+        )
+
+
+class ConsistencyProofOut(BaseModel):
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    proof: list[str]
+
+    @classmethod
+    def of(cls, proof: ConsistencyProof) -> ConsistencyProofOut:
+        return cls(
+            old_size=proof.old_size,
+            new_size=proof.new_size,
+            old_root=b64encode(proof.old_root),
+            new_root=b64encode(proof.new_root),
+            proof=[b64encode(value) for value in proof.proof],
+        )
