@@ -28,21 +28,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from comity.ledger.errors import CheckpointError, NoteError
 from comity.ledger.merkle import HASH_SIZE
 from comity.ledger.note import (
+    Ed25519KeyVerifier,
     NoteSigner,
     NoteVerifier,
     b64decode_strict,
     b64encode,
     check_key_name,
     compute_key_id,
-    ed25519_public_key,
-    format_key,
     open_note,
-    parse_key,
     parse_note,
     raw_public_key,
     sign_note,
@@ -161,36 +159,10 @@ class Cosigner:
         return f"Cosigner({self.name!r}, key ID {self.key_id.hex()})"
 
 
-class CosignatureVerifier:
+class CosignatureVerifier(Ed25519KeyVerifier):
     """A witness's public ``cosignature/v1`` key; a :class:`~comity.ledger.note.Verifier`."""
 
-    def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
-        check_key_name(name)
-        self._name = name
-        self.public_key = public_key
-        self._key_id = compute_key_id(name, ALGORITHM_COSIGNATURE_V1, raw_public_key(public_key))
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def key_id(self) -> bytes:
-        return self._key_id
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        name, key_id, material = parse_key(vkey, ALGORITHM_COSIGNATURE_V1)
-        verifier = cls(name, ed25519_public_key(material, name))
-        if verifier.key_id != key_id:
-            raise NoteError(f"The key ID in {vkey!r} does not match its key.")
-        return verifier
-
-    @property
-    def vkey(self) -> str:
-        return format_key(
-            self.name, self.key_id, ALGORITHM_COSIGNATURE_V1, raw_public_key(self.public_key)
-        )
+    ALGORITHM = ALGORITHM_COSIGNATURE_V1
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         if len(signature) != _COSIGNATURE_BYTES:
@@ -203,9 +175,6 @@ class CosignatureVerifier:
         except InvalidSignature:
             return False
         return True
-
-    def __repr__(self) -> str:
-        return f"CosignatureVerifier({self.vkey!r})"
 
 
 def verify_cosignature(note: str | bytes, verifier: CosignatureVerifier) -> int:

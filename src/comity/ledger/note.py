@@ -27,7 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -118,14 +118,17 @@ class Verifier(Protocol):
         ...
 
 
-class NoteVerifier:
-    """An Ed25519 note verifier key."""
+class Ed25519KeyVerifier:
+    """A named Ed25519 public key of one signature algorithm (its key ID type byte);
+    subclasses say how a signature line's bytes are checked."""
+
+    ALGORITHM = ALGORITHM_ED25519
 
     def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
         check_key_name(name)
         self._name = name
         self.public_key = public_key
-        self._key_id = compute_key_id(name, ALGORITHM_ED25519, raw_public_key(public_key))
+        self._key_id = compute_key_id(name, self.ALGORITHM, raw_public_key(public_key))
 
     @property
     def name(self) -> str:
@@ -136,8 +139,8 @@ class NoteVerifier:
         return self._key_id
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> NoteVerifier:
-        name, key_id, material = parse_key(vkey, ALGORITHM_ED25519)
+    def from_vkey(cls, vkey: str) -> Self:
+        name, key_id, material = parse_key(vkey, cls.ALGORITHM)
         verifier = cls(name, ed25519_public_key(material, name))
         if verifier.key_id != key_id:
             raise NoteError(f"The key ID in {vkey!r} does not match its key.")
@@ -145,9 +148,14 @@ class NoteVerifier:
 
     @property
     def vkey(self) -> str:
-        return format_key(
-            self.name, self.key_id, ALGORITHM_ED25519, raw_public_key(self.public_key)
-        )
+        return format_key(self.name, self.key_id, self.ALGORITHM, raw_public_key(self.public_key))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.vkey!r})"
+
+
+class NoteVerifier(Ed25519KeyVerifier):
+    """An Ed25519 note verifier key."""
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         try:
@@ -155,9 +163,6 @@ class NoteVerifier:
         except InvalidSignature:
             return False
         return True
-
-    def __repr__(self) -> str:
-        return f"NoteVerifier({self.vkey!r})"
 
 
 class NoteSigner:
