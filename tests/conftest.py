@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -120,15 +120,26 @@ def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
 
 
 @pytest.fixture
-def database_url(_database_template: tuple[str, object], tmp_path: Path) -> str:
-    """A fresh, migrated, empty database for this test."""
+def new_database(_database_template: tuple[str, object], tmp_path: Path) -> Callable[[str], str]:
+    """Makes fresh, migrated, empty databases of the kind under test (for tests with
+    more than one node); ``name`` names the SQLite file in ``tmp_path``."""
     kind, value = _database_template
-    if kind == "pg":
-        pg, template = value  # type: ignore[misc]
-        return str(pg.url_for(pg.create(template=template)))
-    copy = tmp_path / "comity.db"
-    shutil.copyfile(value, copy)  # type: ignore[arg-type]
-    return f"sqlite:///{copy}"
+
+    def make(name: str) -> str:
+        if kind == "pg":
+            pg, template = value  # type: ignore[misc]
+            return str(pg.url_for(pg.create(template=template)))
+        copy = tmp_path / f"{name}.db"
+        shutil.copyfile(value, copy)  # type: ignore[arg-type]
+        return f"sqlite:///{copy}"
+
+    return make
+
+
+@pytest.fixture
+def database_url(new_database: Callable[[str], str]) -> str:
+    """A fresh, migrated, empty database for this test."""
+    return new_database("comity")
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from comity.identity.users import create_user
 from comity.ledger import checkpoints
 from comity.ledger.checkpoint import Cosigner, verify_checkpoint
 from comity.ledger.events import RecordedEvent, record_event
-from comity.ledger.models import LedgerCosignature
 from comity.ledger.services import add_witness
+from comity.ledger.witnessing import receive_cosignature
 from comity.node import Node, local_operator
 from comity.secretbox import seal
 from comity.settings import Settings
@@ -136,24 +136,19 @@ def append_events(node: Node, count: int, *, checkpoint: bool = False) -> list[R
 
 
 def cosign_latest(node: Node, name: str = "witness.example.org") -> Cosigner:
-    """A witness the node knows, whose cosignature of the latest checkpoint it received."""
+    """A witness the node knows, whose cosignature of the latest checkpoint it received
+    (through the service a witness's POST reaches)."""
     witness = Cosigner(name, Ed25519PrivateKey.generate())
     with node.uow() as uow:
         add_witness(uow, local_operator(), vkey=witness.verifier().vkey)
     with node.uow() as uow:
-        session = uow.session
-        latest = checkpoints.latest(session)
+        latest = checkpoints.latest(uow.session)
         assert latest is not None
-        signed = verify_checkpoint(latest.note, checkpoints.verifier(session, node.keys))
-        moment = utcnow().replace(microsecond=0)
-        line = witness.cosign(signed, int(moment.timestamp()))
-        session.add(
-            LedgerCosignature(
-                checkpoint_id=latest.id,
-                witness=name,
-                signature_line=line.rstrip("\n"),
-                cosigned_at=moment,
-            )
+        signed = verify_checkpoint(latest.note, checkpoints.verifier(uow.session, node.keys))
+    line = witness.cosign(signed, int(utcnow().timestamp()))
+    with node.uow() as uow:
+        received = receive_cosignature(
+            uow, local_operator(), checkpoint_note=latest.note, cosignature_line=line
         )
-        uow.commit()
+    assert received.created
     return witness

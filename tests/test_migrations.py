@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, delete, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -23,6 +24,8 @@ from comity.identity.permissions import Role, cli_actor
 from comity.identity.tokens import create_token
 from comity.ledger.events import record_event
 from comity.ledger.models import LedgerAlarm
+from comity.ledger.note import NoteSigner
+from comity.ledger.witnessing import follow_log
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings
@@ -95,6 +98,9 @@ def fill(node: Node) -> None:
         uow.session.add(LedgerAlarm(origin="comity/other", kind="split_view", evidence="…"))
         uow.commit()
     cosign_latest(node)
+    other_log = NoteSigner("comity/other", Ed25519PrivateKey.generate()).verifier()
+    with node.uow() as uow:
+        follow_log(uow, cli_actor("tester"), vkey=other_log.vkey, url="https://other.example")
 
 
 def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_path: Path) -> None:

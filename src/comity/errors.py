@@ -13,7 +13,9 @@ will read it, and optionally per-field detail.
     │   ├── InvalidCredentials
     │   ├── AccountLocked
     │   └── Throttled
-    └── PermissionDenied       you are known, but may not do this
+    ├── PermissionDenied       you are known, but may not do this
+    ├── PeerUnreachable        a peer node did not answer, or answered with an HTTP error
+    └── PeerAnswerInvalid      a peer node answered, but not with what the protocol says
 """
 
 from __future__ import annotations
@@ -66,3 +68,16 @@ class Throttled(AuthenticationError):
 
 class PermissionDenied(ComityError):
     code = "permission_denied"
+
+
+class PeerUnreachable(ComityError):
+    """A peer node could not be reached, timed out, or answered with an HTTP error."""
+
+    code = "peer_unreachable"
+
+
+class PeerAnswerInvalid(ComityError):
+    """A peer node answered, but with something unusable: a malformed document, or a
+    signature that does not verify with the key we hold for it."""
+
+    code = "peer_answer_invalid"

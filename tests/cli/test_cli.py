@@ -518,6 +518,10 @@ def test_the_command_tree_is_complete() -> None:
         "ledger witness",
         "ledger witness add",
         "ledger witness list",
+        "ledger follow",
+        "ledger followed",
+        "ledger witness-run",
+        "ledger alarms",
     }
 
 

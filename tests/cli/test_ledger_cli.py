@@ -5,23 +5,43 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from typer.testing import Result
 
 from cli.test_cli import Run, as_json, cli_env, flat, invoke, ok, refused
 from comity.audit.models import AuditEvent
 from comity.ledger import checkpoints, merkle, store
-from comity.ledger.checkpoint import Cosigner, verify_checkpoint, verify_cosignature
+from comity.ledger.checkpoint import (
+    CosignatureVerifier,
+    Cosigner,
+    verify_checkpoint,
+    verify_cosignature,
+)
 from comity.ledger.models import LedgerCosignature
 from comity.ledger.note import NoteSigner, NoteVerifier
-from comity.node import Node
+from comity.ledger.services import add_witness
+from comity.ledger.transport import HttpTransport
+from comity.node import Node, local_operator
 from comity.settings import Settings
+from comity.web.app import create_app
 from factories import append_events, audit_events, cosign_latest
+from ledger.peers import (
+    Log,
+    origin_of,
+    other_root,
+    second_node,
+    signed_by_log,
+    stored_note,
+    witness_key,
+)
 from ledger.tampering import tamper
 
 
@@ -441,3 +461,125 @@ def test_ledger_commands_refuse_a_node_that_was_never_initialised(tmp_path: Path
     refused(invoke(nowhere(tmp_path), "ledger", "status"), 1, "Run 'comity init' first")
     refused(invoke(nowhere(tmp_path), "ledger", "verify"), 1, "Run 'comity init' first")
     assert not (tmp_path / "no-node-here").exists()
+
+
+# --- witnessing other logs ---------------------------------------------------------------
+
+
+@pytest.fixture
+def log_node(tmp_path: Path, new_database: Callable[[str], str]) -> Iterator[Node]:
+    """Another node whose log the CLI's node (``node``) witnesses."""
+    made, _ = second_node(tmp_path / "log-home", new_database("log"), "Partner Prosecutor")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def log(log_node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
+    """``witness-run`` reaches ``log_node``'s real app, in process, instead of the network."""
+    with TestClient(create_app(log_node), base_url="http://log.example") as client:
+        made = Log(client)
+        monkeypatch.setattr(
+            "comity.cli.ledger.HttpTransport",
+            lambda: HttpTransport(transport=httpx.MockTransport(made.handle)),
+        )
+        yield made
+
+
+def test_status_shows_the_witness_key(node: Node, run: Run) -> None:
+    status = as_json(run("ledger", "status", "--json"))
+    assert status["witness_vkey"] == witness_key(node)
+    assert CosignatureVerifier.from_vkey(status["witness_vkey"]).name == status["origin"]
+    assert f"Witness key {status['witness_vkey']}" in flat(ok(run("ledger", "status")).output)
+
+
+def test_follow_and_followed(node: Node, log_node: Node, run: Run) -> None:
+    assert "This node follows no log" in ok(run("ledger", "followed")).output
+    followed = flat(
+        ok(run("ledger", "follow", log_key(log_node), "--url", "https://log.example/")).output
+    )
+    origin = origin_of(log_node)
+    assert f"This node now follows the log {origin} at https://log.example;" in followed
+    [row] = as_json(run("ledger", "followed", "--json"))
+    assert row == {
+        "origin": origin,
+        "vkey": log_key(log_node),
+        "url": "https://log.example",
+        "last_size": 0,
+        "last_root": b64(merkle.EMPTY_ROOT),
+        "last_checkpoint": None,
+        "added_at": row["added_at"],
+        "updated_at": row["updated_at"],
+    }
+    text = flat(ok(run("ledger", "followed")).output)
+    assert f"{origin} (not witnessed yet) Key {log_key(log_node)} URL https://log.example" in text
+    refused(run("ledger", "follow", log_key(log_node), "--url", "https://x.example"), 1, "already")
+    refused(run("ledger", "follow", "nonsense", "--url", "https://x.example"), 2, "Not a log key")
+    refused(run("ledger", "follow", log_key(node), "--url", "https://x.example"), 2, "itself")
+    assert [e.detail["origin"] for e in audit_events(node, "ledger.follow")] == [origin]
+
+
+def test_witness_run_cosigns_then_raises_an_alarm(
+    node: Node, log_node: Node, log: Log, run: Run
+) -> None:
+    with log_node.uow() as uow:
+        add_witness(uow, local_operator(), vkey=witness_key(node))
+    ok(run("ledger", "follow", log_key(log_node), "--url", "http://log.example"))
+    append_events(log_node, 2, checkpoint=True)
+    origin = origin_of(log_node)
+
+    text = flat(ok(run("ledger", "witness-run")).output)
+    assert text == f"{origin}: cosigned size 3 (+3 since size 0)"
+    [round_two] = as_json(run("ledger", "witness-run", origin, "--json"))
+    assert round_two == {"origin": origin, "ok": True, "old_size": 3, "size": 3, "cosigned": True}
+    assert "No alarms" in ok(run("ledger", "alarms")).output
+
+    forged = signed_by_log(log_node, 3, other_root("another history"))
+    log.serve_checkpoint(forged)
+    result = run("ledger", "witness-run")
+    failed(result, "1 log of 1 not cosigned; 1 alarm: see 'comity ledger alarms'.")
+    assert f"{origin}: ALARM split_view: The log {origin} showed a split view" in flat(
+        result.stdout
+    )
+    [as_data] = json.loads(run("ledger", "witness-run", "--json").stdout)
+    assert (as_data["ok"], as_data["alarm"], as_data["error"]) == (
+        False,
+        "split_view",
+        "witness_alarm",
+    )
+
+    [alarm] = as_json(run("ledger", "alarms", "--json"))
+    assert (alarm["origin"], alarm["kind"]) == (origin, "split_view")
+    # As served at the second round: with this node's cosignature of the first.
+    previous = alarm["evidence"]["previous_checkpoint"]
+    assert previous.startswith(stored_note(log_node, 3))
+    assert verify_cosignature(previous, CosignatureVerifier.from_vkey(witness_key(node))) > 0
+    assert alarm["evidence"]["checkpoint"] == forged
+    assert alarm["detail"]["old_size"] == alarm["detail"]["new_size"] == 3
+    listed = flat(ok(run("ledger", "alarms")).output)
+    assert f"#{alarm['id']} split_view {origin}" in listed
+    assert "Checkpoint verified before:" in listed
+    assert "Conflicting checkpoint:" in listed
+    status = flat(ok(run("ledger", "status")).output)
+    assert "Alarms 1 — a log was seen to fork or rewrite its history" in status
+    with log_node.uow() as uow:
+        cosigned = uow.session.scalar(select(func.count(LedgerCosignature.id)))
+    assert cosigned == 1
+
+
+def test_witness_run_without_logs_and_with_an_unknown_one(node: Node, run: Run) -> None:
+    assert "This node follows no log yet" in ok(run("ledger", "witness-run")).output
+    assert as_json(run("ledger", "witness-run", "--json")) == []
+    result = run("ledger", "witness-run", "comity/nobody")
+    failed(result, "1 log of 1 not cosigned.")
+    assert "comity/nobody: not cosigned: This node follows no log named" in flat(result.stdout)
+
+
+def test_witness_run_reports_an_unreachable_log(node: Node, log_node: Node, run: Run) -> None:
+    """No monkeypatching: the real transport, and nothing listening at the URL."""
+    ok(run("ledger", "follow", log_key(log_node), "--url", "http://127.0.0.1:9"))
+    result = run("ledger", "witness-run")
+    failed(result, "1 log of 1 not cosigned.")
+    assert "not cosigned: Cannot reach http://127.0.0.1:9/api/v1/ledger/checkpoint" in flat(
+        result.stdout
+    )

@@ -9,13 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from comity.db import utcnow
 from comity.identity.permissions import Role
 from comity.ledger import checkpoints, merkle, store
-from comity.ledger.checkpoint import verify_checkpoint, verify_cosignature
+from comity.ledger.checkpoint import Cosigner, verify_checkpoint, verify_cosignature
+from comity.ledger.models import LedgerAlarm
 from comity.ledger.note import NoteVerifier
-from comity.node import Node
+from comity.ledger.services import add_witness
+from comity.node import Node, local_operator
 from factories import append_events, audit_events, cosign_latest, make_user
 from ledger.tampering import tamper
 
@@ -109,9 +113,11 @@ def test_status_matches_what_was_appended(node: Node, reader: TestClient) -> Non
     with node.uow() as uow:
         origin = checkpoints.origin(uow.session)
         vkey = checkpoints.verifier(uow.session, node.keys).vkey
+        witness_vkey = checkpoints.cosigner(uow.session, node.keys).verifier().vkey
     fresh = get(reader, "/status")
     assert fresh["origin"] == origin
     assert fresh["vkey"] == vkey
+    assert fresh["witness_vkey"] == witness_vkey
     assert fresh["size"] == 1
     assert fresh["latest_checkpoint"]["size"] == 1
     assert fresh["latest_checkpoint"]["cosignatures"] == 0
@@ -276,10 +282,11 @@ def test_roles_without_ledger_read_get_403(node: Node, api: Api, role: Role) -> 
         ("/entries", {"start": 0, "end": 1}),
         ("/proof/inclusion", {"index": 0}),
         ("/proof/inclusion", {"leaf_hash": b64(bytes(32))}),
-        ("/proof/consistency", {"old": 0}),
+        ("/alarms", {}),
     ]:
         refused(caller.get(LEDGER + path, params=params), 403, "permission_denied")
     assert caller.get(LEDGER + "/checkpoint").status_code == 200
+    assert caller.get(LEDGER + "/proof/consistency", params={"old": 0}).status_code == 200
 
 
 def test_a_token_without_the_ledger_scope_gets_403(node: Node, api: Api) -> None:
@@ -289,7 +296,7 @@ def test_a_token_without_the_ledger_scope_gets_403(node: Node, api: Api) -> None
 
 @pytest.mark.parametrize(
     "path",
-    ["/status", "/entries?start=0&end=1", "/proof/inclusion?index=0", "/proof/consistency?old=0"],
+    ["/status", "/entries?start=0&end=1", "/proof/inclusion?index=0", "/alarms"],
 )
 def test_anonymous_callers_get_401(client: TestClient, path: str) -> None:
     refused(client.get(LEDGER + path), 401, "authentication_required")
@@ -303,8 +310,108 @@ def test_the_openapi_document_describes_the_ledger(client: TestClient) -> None:
         f"{LEDGER}/entries",
         f"{LEDGER}/proof/inclusion",
         f"{LEDGER}/proof/consistency",
+        f"{LEDGER}/cosignatures",
+        f"{LEDGER}/alarms",
     }
     checkpoint = paths[f"{LEDGER}/checkpoint"]
     assert "text/plain; charset=utf-8" in checkpoint["get"]["responses"]["200"]["content"]
     assert checkpoint["post"]["x-comity-permission"] == "ledger:manage"
     assert paths[f"{LEDGER}/status"]["get"]["x-comity-permission"] == "ledger:read"
+    assert paths[f"{LEDGER}/alarms"]["get"]["x-comity-permission"] == "ledger:read"
+    for public in (
+        paths[f"{LEDGER}/proof/consistency"]["get"],
+        paths[f"{LEDGER}/cosignatures"]["post"],
+    ):
+        assert "x-comity-permission" not in public
+
+
+# --- witnessing: public consistency proofs, cosignatures, alarms --------------------------
+
+
+def test_consistency_proofs_are_public(node: Node, client: TestClient) -> None:
+    append_events(node, 5)
+    proof = get(client, "/proof/consistency", old=2, new=6)  # no token
+    merkle.verify_consistency(2, 6, root_at(node, 2), root_at(node, 6), hashes(proof["proof"]))
+    refused(client.get(LEDGER + "/proof/consistency", params={"old": 9}), 422, "validation_error")
+
+
+@pytest.fixture
+def cosigner(node: Node) -> Cosigner:
+    made = Cosigner("witness.example.org", Ed25519PrivateKey.generate())
+    with node.uow() as uow:
+        add_witness(uow, local_operator(), vkey=made.verifier().vkey)
+    return made
+
+
+def cosignature_body(node: Node, cosigner: Cosigner, **changes: str) -> dict[str, str]:
+    note = get_public_note(node)
+    with node.uow() as uow:
+        signed = verify_checkpoint(note, checkpoints.verifier(uow.session, node.keys))
+    line = cosigner.cosign(signed, int(utcnow().timestamp())).rstrip("\n")
+    return {"checkpoint": note, "cosignature": line, **changes}
+
+
+def get_public_note(node: Node) -> str:
+    with node.uow() as uow:
+        latest = checkpoints.latest(uow.session)
+        assert latest is not None
+        return latest.note
+
+
+def test_a_witness_posts_its_cosignature_without_a_token(
+    node: Node, client: TestClient, cosigner: Cosigner
+) -> None:
+    append_events(node, 2, checkpoint=True)
+    body = cosignature_body(node, cosigner)
+    created = client.post(LEDGER + "/cosignatures", json=body)
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert (answer["witness"], answer["size"]) == ("witness.example.org", 3)
+    assert verify_cosignature(client.get(LEDGER + "/checkpoint").text, cosigner.verifier()) > 0
+
+    again = client.post(LEDGER + "/cosignatures", json=cosignature_body(node, cosigner))
+    assert again.status_code == 200, again.text
+    assert again.json() == answer
+    [event] = audit_events(node, "ledger.cosignature")
+    assert (event.actor, event.via, event.ip) == ("anonymous", "anonymous", "testclient")
+
+
+def test_refused_cosignatures(node: Node, client: TestClient, cosigner: Cosigner) -> None:
+    stranger = Cosigner("stranger.example.org", Ed25519PrivateKey.generate())
+    for body, status, error in [
+        (cosignature_body(node, stranger), 422, "validation_error"),
+        (
+            cosignature_body(
+                node, cosigner, checkpoint=get_public_note(node).replace("\n1\n", "\n2\n")
+            ),
+            404,
+            "not_found",
+        ),
+        ({"checkpoint": get_public_note(node)}, 422, "validation_error"),
+        (cosignature_body(node, cosigner, cosignature="x" * 1001), 422, "validation_error"),
+    ]:
+        refused(client.post(LEDGER + "/cosignatures", json=body), status, error)
+    assert audit_events(node, "ledger.cosignature") == []
+    assert client.get(LEDGER + "/checkpoint").text == get_public_note(node)
+
+
+def test_alarms_are_listed_to_readers(node: Node, reader: TestClient) -> None:
+    assert get(reader, "/alarms") == []
+    with node.uow() as uow:
+        uow.session.add(
+            LedgerAlarm(
+                origin="comity/other",
+                kind="split_view",
+                detail={"message": "two roots"},
+                evidence='{"format": "comity-ledger-alarm/v1"}',
+            )
+        )
+        uow.commit()
+    [alarm] = get(reader, "/alarms")
+    assert (alarm["origin"], alarm["kind"], alarm["detail"]) == (
+        "comity/other",
+        "split_view",
+        {"message": "two roots"},
+    )
+    assert json.loads(alarm["evidence"])["format"] == "comity-ledger-alarm/v1"
+    assert get(reader, "/status")["alarms"] == 1

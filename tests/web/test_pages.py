@@ -13,8 +13,10 @@ from sqlalchemy import func, select, update
 from comity.audit.models import AuditEvent
 from comity.identity.models import AuthSession, User
 from comity.identity.permissions import Role
+from comity.ledger.models import LedgerAlarm
 from comity.node import InitReport, Node
 from comity.web.guards import SESSION_COOKIE
+from comity.web.requests import LOCALE_COOKIE
 from comity.web.security import SECURITY_HEADERS
 from factories import DEFAULT_PASSWORD, MadeUser, make_user
 from web.conftest import csrf_from
@@ -316,3 +318,35 @@ def test_password_is_checked_on_change(node: Node, signed_in: Browser) -> None:
         from comity.identity.passwords import verify_password
 
         assert verify_password(stored.password_hash, DEFAULT_PASSWORD)
+
+
+def test_the_home_page_warns_of_ledger_alarms_those_who_may_read_the_ledger(
+    node: Node, signed_in: Browser
+) -> None:
+    auditor = signed_in(make_user(node, Role.AUDITOR))
+    documenter = signed_in(make_user(node, Role.DOCUMENTER))
+    assert 'role="alert"' not in auditor.get("/").text
+    with node.uow() as uow:
+        for kind in ("split_view", "split_view", "inconsistent"):
+            uow.session.add(LedgerAlarm(origin="comity/peer-7", kind=kind, evidence="{}"))
+        uow.commit()
+
+    page = " ".join(auditor.get("/").text.split())
+    assert 'role="alert"' in page
+    assert "Ledger alarm" in page
+    assert (
+        "The ledger of comity/peer-7 showed a split view: two different histories of the same "
+        "size, both signed with its key. 2 alarms, the latest at"
+    ) in page
+    assert "could not show that its new checkpoint extends" in page
+    assert "1 alarm, the latest at" in page
+    assert "see comity ledger alarms on the node" in page
+    assert 'role="alert"' not in documenter.get("/").text
+
+    auditor.cookies.set(LOCALE_COOKIE, "fr")
+    french = " ".join(auditor.get("/").text.split())
+    assert "Le registre de comity/peer-7 a présenté deux versions divergentes" in french
+    auditor.cookies.set(LOCALE_COOKIE, "ar")
+    arabic = " ".join(auditor.get("/").text.split())
+    assert "أظهر دفتر القيود الخاص بـ comity/peer-7 رؤية منقسمة" in arabic
+    assert "إنذاران، آخرهما في" in arabic

@@ -1,7 +1,9 @@
-"""What the home dashboard shows: the node, and what the actor may see of its people."""
+"""What the home dashboard shows: the node, what the actor may see of its people, and the
+ledger alarms raised while witnessing other logs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +14,17 @@ from comity.db import UnitOfWork
 from comity.identity.models import Organisation, User
 from comity.identity.organisations import local_organisation
 from comity.identity.permissions import Actor, Permission, require
+from comity.ledger.models import LedgerAlarm
+
+
+@dataclass(frozen=True)
+class AlarmSummary:
+    """The alarms of one kind about one witnessed log."""
+
+    origin: str
+    kind: str
+    count: int
+    latest: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,17 @@ class Summary:
     users_without_second_factor: int | None
     peer_organisations: int | None
     recent_refusals: Sequence[AuditEvent]
+    ledger_alarms: Sequence[AlarmSummary] | None
+
+
+def _alarms(uow: UnitOfWork) -> list[AlarmSummary]:
+    latest = func.max(LedgerAlarm.at)
+    rows = uow.session.execute(
+        select(LedgerAlarm.origin, LedgerAlarm.kind, func.count(LedgerAlarm.id), latest)
+        .group_by(LedgerAlarm.origin, LedgerAlarm.kind)
+        .order_by(latest.desc())
+    ).all()
+    return [AlarmSummary(origin, kind, count, at) for origin, kind, count, at in rows]
 
 
 def summary(uow: UnitOfWork, actor: Actor) -> Summary:
@@ -30,6 +54,7 @@ def summary(uow: UnitOfWork, actor: Actor) -> Summary:
     session = uow.session
     active = disabled = without_2fa = peers = None
     refusals: Sequence[AuditEvent] = ()
+    alarms: list[AlarmSummary] | None = None
     if actor.can(Permission.USERS_READ):
         active = session.scalar(select(func.count(User.id)).where(User.is_active.is_(True)))
         disabled = session.scalar(select(func.count(User.id)).where(User.is_active.is_(False)))
@@ -49,6 +74,8 @@ def summary(uow: UnitOfWork, actor: Actor) -> Summary:
             .order_by(AuditEvent.id.desc())
             .limit(5)
         ).all()
+    if actor.can(Permission.LEDGER_READ):
+        alarms = _alarms(uow)
     return Summary(
         organisation=local_organisation(session),
         active_users=active,
@@ -56,4 +83,5 @@ def summary(uow: UnitOfWork, actor: Actor) -> Summary:
         users_without_second_factor=without_2fa,
         peer_organisations=peers,
         recent_refusals=refusals,
+        ledger_alarms=alarms,
     )

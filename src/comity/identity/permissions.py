@@ -60,8 +60,8 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.ORGANISATIONS_MANAGE: "Edit this node's organisation; add and edit peers.",
     Permission.AUDIT_READ: "Read the audit trail (reading it is itself audited).",
     Permission.TOKENS_OWN: "Create and revoke one's own API tokens for scripts.",
-    Permission.LEDGER_READ: "Read ledger entries and inclusion and consistency proofs.",
-    Permission.LEDGER_MANAGE: "Make checkpoints of the ledger and manage its witnesses.",
+    Permission.LEDGER_READ: "Read ledger entries and proofs, followed logs and alarms.",
+    Permission.LEDGER_MANAGE: "Make checkpoints, manage witnesses, follow and witness other logs.",
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})

@@ -4,6 +4,11 @@ The log's origin (its name in checkpoints) is ``comity/<organisation id>`` and i
 checkpoints are signed with the node's Ed25519 key under that name. A checkpoint is made
 on demand (``comity ledger checkpoint``) or by the server's schedule; one is kept per
 tree size.
+
+When this node witnesses other logs it cosigns their checkpoints with the same key under
+the same name, as a ``cosignature/v1`` key (:func:`cosigner`): the key type is part of
+the key ID and the signed message starts with ``cosignature/v1``, so the two uses cannot
+be mistaken for each other.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from comity.identity.organisations import local_organisation
 from comity.identity.permissions import Actor, Permission, require
 from comity.keys import KeyStore
 from comity.ledger import store
-from comity.ledger.checkpoint import Checkpoint, sign_checkpoint
+from comity.ledger.checkpoint import Checkpoint, Cosigner, sign_checkpoint
 from comity.ledger.models import LedgerCheckpoint, LedgerCosignature
 from comity.ledger.note import NoteSigner, NoteVerifier
 
@@ -35,6 +40,11 @@ def signer(session: Session, keys: KeyStore) -> NoteSigner:
 
 def verifier(session: Session, keys: KeyStore) -> NoteVerifier:
     return signer(session, keys).verifier()
+
+
+def cosigner(session: Session, keys: KeyStore) -> Cosigner:
+    """This node's witness key: its signing key, named as its log, for cosignatures."""
+    return Cosigner(origin(session), keys.signing_key())
 
 
 def latest(session: Session) -> LedgerCheckpoint | None:

@@ -6,7 +6,8 @@ inclusion or consistency proof, or the root at any past size, is one indexed rea
 O(log n) rows. Entries, nodes, checkpoints, cosignatures and alarms are append-only
 (database triggers). Salts of the commitments inside entries live apart in
 ``ledger_salts``: deleting a salt is how a commitment is made unopenable, without
-touching the log.
+touching the log. ``ledger_followed_logs`` is the witness side, and changes: the other
+nodes' logs this node checks and cosigns, each with the largest checkpoint it verified.
 """
 
 from __future__ import annotations
@@ -116,3 +117,20 @@ class LedgerAlarm(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_ledger_alarms_at", "at"),)
+
+
+class LedgerFollowedLog(Base):
+    """Another node's log that this node witnesses, and the largest checkpoint of it that
+    this node verified and cosigned (size 0 and the empty root before the first)."""
+
+    __tablename__ = "ledger_followed_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(300), unique=True)
+    vkey: Mapped[str] = mapped_column(String(400))
+    url: Mapped[str] = mapped_column(String(500))
+    last_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    last_note: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

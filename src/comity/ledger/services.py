@@ -1,6 +1,8 @@
 """Use cases of the ledger for people and scripts: status, verification, proofs, entries,
-witnesses. Every one checks the actor's permission first; only the latest checkpoint is
-public (peers fetch it to witness us)."""
+witnesses. Every one checks the actor's permission first, except the two that peers need
+to witness us: the latest checkpoint and consistency proofs are public (they reveal the
+log's size, roots and subtree hashes, never an entry). Witnessing other logs and receiving
+cosignatures is :mod:`comity.ledger.witnessing`."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ PROOF_FORMAT = "comity-ledger-proof/v1"
 class LedgerStatus:
     origin: str
     vkey: str
+    witness_vkey: str
     size: int
     root: bytes
     latest_checkpoint: LedgerCheckpoint | None
@@ -52,6 +55,7 @@ def status(uow: UnitOfWork, actor: Actor, keys: KeyStore) -> LedgerStatus:
     return LedgerStatus(
         origin=checkpoints.origin(session),
         vkey=checkpoints.verifier(session, keys).vkey,
+        witness_vkey=checkpoints.cosigner(session, keys).verifier().vkey,
         size=size,
         root=store.root_at(session, size),
         latest_checkpoint=latest,
@@ -165,9 +169,11 @@ class ConsistencyProof:
 
 
 def prove_consistency(
-    uow: UnitOfWork, actor: Actor, old_size: int, new_size: int | None = None
+    uow: UnitOfWork, old_size: int, new_size: int | None = None
 ) -> ConsistencyProof:
-    require(actor, Permission.LEDGER_READ)
+    """That the tree of ``new_size`` (default: the current size) extends the tree of
+    ``old_size``. Public, like the latest checkpoint: witnesses need it, and it reveals
+    only roots and subtree hashes, never an entry."""
     session = uow.session
     new = _tree_size(session, new_size)
     if not 0 <= old_size <= new:

@@ -31,6 +31,8 @@ STATUS: list[tuple[type[errors.ComityError], int]] = [
     (errors.AuthenticationError, 401),
     (errors.PermissionDenied, 403),
     (errors.ConfigurationError, 500),
+    (errors.PeerUnreachable, 502),
+    (errors.PeerAnswerInvalid, 502),
 ]
 
 

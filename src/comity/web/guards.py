@@ -31,8 +31,17 @@ from comity.web.security import (
 
 SESSION_COOKIE = "comity_session"
 PUBLIC_PAGES = frozenset({"/login", "/language"})
-# (method, path): the ledger's checkpoint path is public to read, not to write.
-PUBLIC_API = frozenset({("GET", "/api/v1/health"), ("GET", "/api/v1/ledger/checkpoint")})
+# (method, path). Peers witness the ledger through the last three: reading the latest
+# checkpoint (not making one: POST on that path needs a token) and consistency proofs,
+# and handing over cosignatures, which authenticate themselves.
+PUBLIC_API = frozenset(
+    {
+        ("GET", "/api/v1/health"),
+        ("GET", "/api/v1/ledger/checkpoint"),
+        ("GET", "/api/v1/ledger/proof/consistency"),
+        ("POST", "/api/v1/ledger/cosignatures"),
+    }
+)
 SECOND_FACTOR_PAGE = "/login/second-factor"
 PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path
 ENROL_PAGE = "/account/second-factor"

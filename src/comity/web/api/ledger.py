@@ -1,27 +1,35 @@
 """Routes of the ledger's JSON API, under ``/api/v1/ledger``. Each parses input, calls
 the service and shapes the output.
 
-Only ``GET /ledger/checkpoint`` is public: peers fetch the latest cosigned checkpoint to
-witness this log, and it reveals nothing but the log's size and root. It is served as
-``text/plain; charset=utf-8``, the C2SP convention for checkpoints.
+Three routes are public, because peers witness this log through them:
+
+- ``GET /ledger/checkpoint``, the latest cosigned checkpoint, which reveals nothing but the
+  log's size and root. It is served as ``text/plain; charset=utf-8``, the C2SP convention;
+- ``GET /ledger/proof/consistency``, which reveals only roots and subtree hashes, never an
+  entry;
+- ``POST /ledger/cosignatures``, where a witness hands over its cosignature of one of our
+  checkpoints: the cosignature authenticates itself, and only known witnesses' are kept.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
 from comity.db import UnitOfWork
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, services
+from comity.ledger import checkpoints, services, witnessing
 from comity.ledger.note import b64decode_strict
 from comity.web.api.ledger_schemas import (
+    AlarmOut,
     CheckpointOut,
     ConsistencyProofOut,
+    CosignatureIn,
+    CosignatureOut,
     InclusionProofOut,
     LedgerEntryOut,
     LedgerStatusOut,
@@ -113,14 +121,42 @@ def inclusion_proof(
     return InclusionProofOut.of(services.prove_inclusion(uow, actor, index, size))
 
 
-@router.get("/proof/consistency", openapi_extra=permission("ledger:read"))
+@router.get("/proof/consistency")
 def consistency_proof(
     uow: UoW,
-    actor: Caller,
     old: Annotated[int, Query(description="The earlier tree size.")],
     new: Annotated[
         int | None, Query(description="The later tree size (default: the current size).")
     ] = None,
 ) -> ConsistencyProofOut:
-    """An RFC 9162 consistency proof that the tree of size ``new`` extends that of ``old``."""
-    return ConsistencyProofOut.of(services.prove_consistency(uow, actor, old, new))
+    """An RFC 9162 consistency proof that the tree of size ``new`` extends that of ``old``;
+    public, for witnesses (it holds roots and subtree hashes, never an entry)."""
+    return ConsistencyProofOut.of(services.prove_consistency(uow, old, new))
+
+
+@router.post(
+    "/cosignatures",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": CosignatureOut, "description": "This cosignature was kept before."},
+        404: {"model": ErrorOut, "description": "No such checkpoint of this log."},
+    },
+)
+def receive_cosignature(
+    body: CosignatureIn, uow: UoW, actor: Caller, response: Response
+) -> CosignatureOut:
+    """A witness hands over its cosignature (C2SP ``cosignature/v1``) of one of this log's
+    checkpoints; public, since the signature is checked against the witness's known key."""
+    received = witnessing.receive_cosignature(
+        uow, actor, checkpoint_note=body.checkpoint, cosignature_line=body.cosignature
+    )
+    if not received.created:
+        response.status_code = status.HTTP_200_OK
+    return CosignatureOut.of(received)
+
+
+@router.get("/alarms", openapi_extra=permission("ledger:read"))
+def ledger_alarms(uow: UoW, actor: Caller) -> list[AlarmOut]:
+    """Alarms raised while witnessing other logs (rollback, split view, inconsistent),
+    newest first, each with its evidence."""
+    return [AlarmOut.of(row) for row in witnessing.list_alarms(uow, actor)]

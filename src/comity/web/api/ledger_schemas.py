@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from comity.ledger.models import LedgerCheckpoint, LedgerEntry
-from comity.ledger.note import b64encode
+from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry
+from comity.ledger.note import MAX_NOTE_BYTES, b64encode
 from comity.ledger.services import ConsistencyProof, InclusionProof, LedgerStatus
+from comity.ledger.witnessing import MAX_COSIGNATURE_LINE, ReceivedCosignature
 
 
 class CheckpointOut(BaseModel):
@@ -36,6 +38,9 @@ class LatestCheckpointOut(BaseModel):
 class LedgerStatusOut(BaseModel):
     origin: str
     vkey: str
+    witness_vkey: str = Field(
+        description="The key this node cosigns other logs with, for their 'witness add'."
+    )
     size: int
     root: str
     latest_checkpoint: LatestCheckpointOut | None
@@ -48,6 +53,7 @@ class LedgerStatusOut(BaseModel):
         return cls(
             origin=status.origin,
             vkey=status.vkey,
+            witness_vkey=status.witness_vkey,
             size=status.size,
             root=b64encode(status.root),
             latest_checkpoint=LatestCheckpointOut(
@@ -125,4 +131,54 @@ class ConsistencyProofOut(BaseModel):
             old_root=b64encode(proof.old_root),
             new_root=b64encode(proof.new_root),
             proof=[b64encode(value) for value in proof.proof],
+        )
+
+
+class CosignatureIn(BaseModel):
+    checkpoint: str = Field(
+        max_length=MAX_NOTE_BYTES, description="The checkpoint note that was cosigned."
+    )
+    cosignature: str = Field(
+        max_length=MAX_COSIGNATURE_LINE,
+        description="The witness's signature line, '— <name> <base64>' (cosignature/v1).",
+    )
+
+
+class CosignatureOut(BaseModel):
+    witness: str
+    size: int
+    cosigned_at: dt.datetime
+    received_at: dt.datetime
+
+    @classmethod
+    def of(cls, received: ReceivedCosignature) -> CosignatureOut:
+        row = received.cosignature
+        return cls(
+            witness=row.witness,
+            size=received.size,
+            cosigned_at=row.cosigned_at,
+            received_at=row.received_at,
+        )
+
+
+class AlarmOut(BaseModel):
+    id: int
+    at: dt.datetime
+    origin: str
+    kind: str = Field(description="rollback, split_view or inconsistent.")
+    detail: dict[str, Any]
+    evidence: str = Field(
+        description="JSON: the log's key, the checkpoint verified before, the one that "
+        "conflicts with it, and the consistency proof if one was given."
+    )
+
+    @classmethod
+    def of(cls, row: LedgerAlarm) -> AlarmOut:
+        return cls(
+            id=row.id,
+            at=row.at,
+            origin=row.origin,
+            kind=row.kind,
+            detail=row.detail,
+            evidence=row.evidence,
         )

@@ -1,0 +1,507 @@
+"""Witnessing: checking other nodes' logs and cosigning their checkpoints, and receiving
+the cosignatures of our own (C2SP tlog-cosignature; see ``docs/witnessing.md``).
+
+**Witness side.** An operator *follows* a peer's log: its checkpoint key (a C2SP verifier
+key whose name is the log's origin) and its base URL. A witnessing round
+(:func:`witness_log`) fetches the log's latest checkpoint, checks its signature with the
+followed key and compares it with the largest checkpoint this node verified before:
+
+- smaller → alarm ``rollback``: the log went back on what it had shown;
+- the same size with another root → alarm ``split_view``: two histories, both signed;
+- larger → the log's consistency proof from the old size must lead from the old root to
+  the new one, else alarm ``inconsistent``.
+
+Only when all is well does this node cosign the checkpoint with its own key (named as its
+own log's origin, ``cosignature/v1``), store it as the new state, and then hand the
+cosignature to the log. The state is committed *before* the cosignature leaves, so this
+node never cosigns anything it would not compare the next checkpoint against. An alarm
+is committed, with the conflicting signed notes (and the proof) as evidence, before the
+round raises :class:`WitnessAlarm`: the evidence survives the refusal, as a failed
+sign-in does.
+
+**Log side.** :func:`receive_cosignature` takes a cosignature of one of our checkpoints
+from one of our active witnesses. It needs no permission: the signature is the
+authentication.
+
+The network is reached only through :class:`~comity.ledger.transport.Transport`, and
+no database transaction is held open while a peer answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from comity.audit.models import Outcome
+from comity.audit.services import record
+from comity.db import UnitOfWork, utcnow
+from comity.errors import (
+    Conflict,
+    NotFound,
+    PeerAnswerInvalid,
+    PeerUnreachable,
+    ValidationError,
+)
+from comity.identity.permissions import Actor, Permission, require
+from comity.keys import KeyStore
+from comity.ledger import checkpoints, merkle
+from comity.ledger.checkpoint import (
+    Checkpoint,
+    CosignatureVerifier,
+    verify_checkpoint,
+    verify_cosignature,
+)
+from comity.ledger.errors import CheckpointError, NoteError, ProofError
+from comity.ledger.models import (
+    LedgerAlarm,
+    LedgerCosignature,
+    LedgerFollowedLog,
+    LedgerWitness,
+)
+from comity.ledger.note import NoteVerifier, b64decode_strict, b64encode, parse_note
+from comity.ledger.transport import Transport
+
+ROLLBACK = "rollback"
+SPLIT_VIEW = "split_view"
+INCONSISTENT = "inconsistent"
+ALARM_KINDS = (ROLLBACK, SPLIT_VIEW, INCONSISTENT)
+
+CHECKPOINT_PATH = "/api/v1/ledger/checkpoint"
+CONSISTENCY_PATH = "/api/v1/ledger/proof/consistency"
+COSIGNATURES_PATH = "/api/v1/ledger/cosignatures"
+EVIDENCE_FORMAT = "comity-ledger-alarm/v1"
+
+MAX_CLOCK_AHEAD = dt.timedelta(minutes=10)
+MAX_COSIGNATURE_LINE = 1000
+MAX_URL = 500
+
+
+class WitnessAlarm(Conflict):
+    """A followed log was seen to roll back, split or fork; the alarm is recorded."""
+
+    code = "witness_alarm"
+
+    def __init__(self, message: str, *, origin: str, kind: str) -> None:
+        super().__init__(message)
+        self.origin = origin
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class WitnessResult:
+    origin: str
+    old_size: int
+    new_size: int
+    cosigned: bool
+
+
+@dataclass(frozen=True)
+class ReceivedCosignature:
+    cosignature: LedgerCosignature
+    size: int
+    created: bool
+    """False when this witness's cosignature of that checkpoint was already stored."""
+
+
+# --- following ---------------------------------------------------------------------------
+
+
+def _base_url(url: str) -> str:
+    """``url`` as a base to append API paths to: http(s), a host, no query or fragment."""
+    value = url.strip()
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+        or len(value) > MAX_URL
+    ):
+        raise ValidationError(
+            f"{url!r} is not a node's base URL: give http:// or https://, a host, and no "
+            "query, fragment or password (for example https://comity.example.org).",
+            fields={"url": "invalid"},
+        )
+    return value.rstrip("/")
+
+
+def follow_log(uow: UnitOfWork, actor: Actor, *, vkey: str, url: str) -> LedgerFollowedLog:
+    """Witness the log whose checkpoints ``vkey`` signs, served at base URL ``url``.
+
+    The key must come from the log's operator by a channel both trust; its name is the
+    log's origin. The first round checks the log from size 0.
+    """
+    require(actor, Permission.LEDGER_MANAGE)
+    try:
+        verifier = NoteVerifier.from_vkey(vkey.strip())
+    except NoteError as exc:
+        raise ValidationError(
+            f"Not a log key: {exc.message} A log key is 'Log key' in the other node's "
+            "'comity ledger status'.",
+            fields={"vkey": "invalid"},
+        ) from None
+    base = _base_url(url)
+    session = uow.session
+    if verifier.name == checkpoints.origin(session):
+        raise ValidationError(
+            "That is this node's own log; a node cannot witness itself.",
+            fields={"vkey": "own_log"},
+        )
+    if session.scalars(
+        select(LedgerFollowedLog).where(LedgerFollowedLog.origin == verifier.name)
+    ).first():
+        raise Conflict(f"This node already follows the log {verifier.name}.")
+    row = LedgerFollowedLog(
+        origin=verifier.name,
+        vkey=verifier.vkey,
+        url=base,
+        last_size=0,
+        last_root=merkle.EMPTY_ROOT,
+        last_note="",
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor,
+        "ledger.follow",
+        target_type="followed_log",
+        target_id=str(row.id),
+        detail={"origin": row.origin, "url": row.url},
+    )
+    uow.commit()
+    return row
+
+
+def list_followed(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerFollowedLog]:
+    require(actor, Permission.LEDGER_READ)
+    return uow.session.scalars(select(LedgerFollowedLog).order_by(LedgerFollowedLog.origin)).all()
+
+
+def list_alarms(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerAlarm]:
+    """Every alarm, newest first."""
+    require(actor, Permission.LEDGER_READ)
+    return uow.session.scalars(select(LedgerAlarm).order_by(LedgerAlarm.id.desc())).all()
+
+
+# --- a witnessing round ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Followed:
+    """What a round knows of a followed log, read before any peer is asked."""
+
+    id: int
+    origin: str
+    vkey: str
+    url: str
+    last_size: int
+    last_root: bytes
+    last_note: str
+
+
+@dataclass(frozen=True)
+class _Problem:
+    kind: str
+    message: str
+    reason: str = ""
+    proof: tuple[str, ...] | None = None
+
+
+def _followed(session: Session, origin: str) -> _Followed:
+    row = session.scalars(
+        select(LedgerFollowedLog).where(LedgerFollowedLog.origin == origin)
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"This node follows no log named {origin!r}; 'comity ledger followed' lists them."
+        )
+    return _Followed(
+        row.id, row.origin, row.vkey, row.url, row.last_size, row.last_root, row.last_note
+    )
+
+
+def _served_checkpoint(followed: _Followed, note: str) -> Checkpoint:
+    try:
+        return verify_checkpoint(note, NoteVerifier.from_vkey(followed.vkey))
+    except (NoteError, CheckpointError) as exc:
+        raise PeerAnswerInvalid(
+            f"The checkpoint served at {followed.url}{CHECKPOINT_PATH} is not a checkpoint "
+            f"of {followed.origin} signed with the key this node follows: {exc.message}"
+        ) from None
+
+
+def _proof_hashes(url: str, answer: dict[str, Any]) -> tuple[list[bytes], tuple[str, ...]]:
+    encoded = answer.get("proof")
+    if not isinstance(encoded, list) or not all(isinstance(h, str) for h in encoded):
+        raise PeerAnswerInvalid(f"The answer of {url} holds no consistency proof.")
+    hashes = [b64decode_strict(h) for h in encoded]
+    if any(h is None for h in hashes):
+        raise PeerAnswerInvalid(f"The consistency proof from {url} is not standard base64.")
+    return [h for h in hashes if h is not None], tuple(encoded)
+
+
+def _compare(followed: _Followed, served: Checkpoint, transport: Transport) -> _Problem | None:
+    """What is wrong with ``served`` given the state, asking the log for a proof if needed."""
+    old, new = followed.last_size, served.size
+    origin = followed.origin
+    if new < old:
+        return _Problem(
+            ROLLBACK,
+            f"The log {origin} rolled back: it now shows size {new}, but this node had "
+            f"verified and cosigned size {old}.",
+        )
+    if new == old:
+        if served.root != followed.last_root:
+            return _Problem(
+                SPLIT_VIEW,
+                f"The log {origin} showed a split view: two checkpoints of size {new} with "
+                "different roots, both signed with its key.",
+            )
+        return None
+    proof: list[bytes] = []
+    encoded: tuple[str, ...] = ()
+    if old > 0:
+        url = f"{followed.url}{CONSISTENCY_PATH}?old={old}&new={new}"
+        proof, encoded = _proof_hashes(url, transport.get_json(url))
+    try:
+        merkle.verify_consistency(old, new, followed.last_root, served.root, proof)
+    except ProofError as exc:
+        return _Problem(
+            INCONSISTENT,
+            f"The log {origin} is inconsistent: its checkpoint of size {new} does not "
+            f"extend the checkpoint of size {old} this node had verified and cosigned "
+            f"({exc.message})",
+            reason=exc.message,
+            proof=encoded,
+        )
+    return None
+
+
+def _record_alarm(
+    uow: UnitOfWork,
+    actor: Actor,
+    followed: _Followed,
+    problem: _Problem,
+    *,
+    served: Checkpoint,
+    note: str,
+) -> None:
+    """Store the alarm and its evidence (once per distinct evidence), and commit."""
+    evidence: dict[str, Any] = {
+        "format": EVIDENCE_FORMAT,
+        "origin": followed.origin,
+        "log_key": followed.vkey,
+        "previous_checkpoint": followed.last_note,
+        "checkpoint": note,
+    }
+    if problem.proof is not None:
+        evidence["consistency_proof"] = list(problem.proof)
+    text = json.dumps(evidence, indent=2, ensure_ascii=False)
+    session = uow.session
+    seen = session.scalars(
+        select(LedgerAlarm.evidence).where(
+            LedgerAlarm.origin == followed.origin, LedgerAlarm.kind == problem.kind
+        )
+    ).all()
+    if text in seen:
+        return  # the same evidence again: the alarm stands, nothing new to keep
+    detail: dict[str, Any] = {
+        "message": problem.message,
+        "url": followed.url,
+        "old_size": followed.last_size,
+        "old_root": b64encode(followed.last_root),
+        "new_size": served.size,
+        "new_root": b64encode(served.root),
+    }
+    if problem.reason:
+        detail["reason"] = problem.reason
+    alarm = LedgerAlarm(origin=followed.origin, kind=problem.kind, detail=detail, evidence=text)
+    session.add(alarm)
+    session.flush()
+    record(
+        session,
+        actor,
+        "ledger.alarm",
+        target_type="ledger_alarm",
+        target_id=str(alarm.id),
+        outcome=Outcome.FAILURE,
+        detail={"origin": followed.origin, "kind": problem.kind, "size": served.size},
+    )
+    uow.commit()
+
+
+def witness_log(
+    uow: UnitOfWork, actor: Actor, keys: KeyStore, origin: str, transport: Transport
+) -> WitnessResult:
+    """One witnessing round of the followed log ``origin`` (see the module docstring).
+
+    Raises :class:`WitnessAlarm` (after committing the alarm) if the log rolled back,
+    split or forked; :class:`~comity.errors.PeerUnreachable` or
+    :class:`~comity.errors.PeerAnswerInvalid` if the log could not be asked or answered
+    nonsense (no alarm: nothing the log signed is wrong).
+    """
+    require(actor, Permission.LEDGER_MANAGE)
+    session = uow.session
+    followed = _followed(session, origin)
+    cosigner = checkpoints.cosigner(session, keys)
+    # End the read: no lock (SQLite's write lock, above all) is held while the peer
+    # answers. Nothing was written, and the state is checked again before it is changed.
+    session.rollback()
+
+    note = transport.get_text(followed.url + CHECKPOINT_PATH)
+    served = _served_checkpoint(followed, note)
+    problem = _compare(followed, served, transport)
+    if problem is not None:
+        _record_alarm(uow, actor, followed, problem, served=served, note=note)
+        raise WitnessAlarm(
+            problem.message + " The evidence is kept: see 'comity ledger alarms'.",
+            origin=followed.origin,
+            kind=problem.kind,
+        )
+
+    row = session.get(LedgerFollowedLog, followed.id, with_for_update=True)
+    if row is None or (row.last_size, row.last_root) != (followed.last_size, followed.last_root):
+        raise Conflict(
+            f"Another witnessing round of {origin} changed its state meanwhile; run it again."
+        )
+    now = utcnow()
+    line = cosigner.cosign(served, int(now.timestamp())).rstrip("\n")
+    row.last_size, row.last_root, row.last_note, row.updated_at = (
+        served.size,
+        served.root,
+        note,
+        now,
+    )
+    record(
+        session,
+        actor,
+        "ledger.cosign",
+        target_type="followed_log",
+        target_id=str(row.id),
+        detail={"origin": origin, "old_size": followed.last_size, "size": served.size},
+    )
+    uow.commit()
+
+    try:
+        transport.post_json(
+            followed.url + COSIGNATURES_PATH, {"checkpoint": note, "cosignature": line}
+        )
+    except PeerUnreachable as exc:
+        raise PeerUnreachable(
+            f"This node cosigned {origin} at size {served.size} but could not hand the "
+            f"cosignature over: {exc.message} The next round cosigns it again and retries."
+        ) from None
+    return WitnessResult(origin, followed.last_size, served.size, cosigned=True)
+
+
+# --- the log side ------------------------------------------------------------------------
+
+
+def _cosignature_line(value: str) -> str:
+    line = value.removesuffix("\n")
+    if not line or "\n" in line or len(line) > MAX_COSIGNATURE_LINE:
+        raise ValidationError(
+            "A cosignature is one signature line: '— <witness name> <base64>'.",
+            fields={"cosignature": "line"},
+        )
+    return line
+
+
+def receive_cosignature(
+    uow: UnitOfWork, actor: Actor, *, checkpoint_note: str, cosignature_line: str
+) -> ReceivedCosignature:
+    """Keep a witness's cosignature of one of this node's checkpoints.
+
+    Public: the cosignature authenticates itself. ``checkpoint_note`` must be one of our
+    checkpoints (same origin, size and root as a stored one); the line must verify, over
+    the stored checkpoint, with the key of an active witness of that name; its time may
+    be at most ten minutes ahead of our clock. A second cosignature by the same witness
+    of the same checkpoint is not stored (``created`` is False). Anything else is refused
+    and nothing is stored. ``actor`` is who delivered it (anonymous, from an address).
+    """
+    line = _cosignature_line(cosignature_line)
+    session = uow.session
+    try:
+        served = Checkpoint.parse(parse_note(checkpoint_note).text)
+    except (NoteError, CheckpointError) as exc:
+        raise ValidationError(
+            f"The checkpoint is not a signed checkpoint note: {exc.message}",
+            fields={"checkpoint": "invalid"},
+        ) from None
+    ours = checkpoints.origin(session)
+    if served.origin != ours:
+        raise NotFound(f"This node's log is {ours}; it keeps no checkpoint of {served.origin}.")
+    stored = checkpoints.checkpoint_at(session, served.size)
+    if stored is None or Checkpoint.parse(parse_note(stored.note).text) != served:
+        raise NotFound(
+            f"This log has no checkpoint of size {served.size} with root {b64encode(served.root)}."
+        )
+    cosigned = stored.note + line + "\n"
+    try:
+        signature = parse_note(cosigned).signatures[-1]
+    except NoteError as exc:
+        raise ValidationError(
+            f"The cosignature line is malformed: {exc.message}", fields={"cosignature": "line"}
+        ) from None
+    name = signature.name
+    witness = session.scalars(select(LedgerWitness).where(LedgerWitness.name == name)).first()
+    if witness is None or not witness.active:
+        raise ValidationError(
+            f"{name!r} is not an active witness of this log; its operator is added with "
+            "'comity ledger witness add'.",
+            fields={"cosignature": "unknown_witness"},
+        )
+    verifier = CosignatureVerifier.from_vkey(witness.vkey)
+    if signature.key_id != verifier.key_id:
+        raise ValidationError(
+            f"The cosignature by {name} is made with key ID {signature.key_id.hex()}, not "
+            f"with the witness's known key (ID {verifier.key_id.hex()}).",
+            fields={"cosignature": "unknown_key"},
+        )
+    try:
+        timestamp = verify_cosignature(cosigned, verifier)
+    except NoteError as exc:
+        raise ValidationError(exc.message, fields={"cosignature": "invalid"}) from None
+    now = utcnow()
+    if timestamp > now.timestamp() + MAX_CLOCK_AHEAD.total_seconds():
+        raise ValidationError(
+            f"The cosignature by {name} is dated {timestamp} (POSIX seconds), more than "
+            f"{int(MAX_CLOCK_AHEAD.total_seconds() // 60)} minutes ahead of this node's "
+            f"clock ({int(now.timestamp())}); check the clocks of both nodes.",
+            fields={"cosignature": "future"},
+        )
+    existing = session.scalars(
+        select(LedgerCosignature).where(
+            LedgerCosignature.checkpoint_id == stored.id, LedgerCosignature.witness == name
+        )
+    ).first()
+    if existing is not None:
+        return ReceivedCosignature(existing, stored.size, created=False)
+    row = LedgerCosignature(
+        checkpoint_id=stored.id,
+        witness=name,
+        signature_line=line,
+        cosigned_at=dt.datetime.fromtimestamp(timestamp, dt.UTC),
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor,
+        "ledger.cosignature",
+        target_type="checkpoint",
+        target_id=str(stored.size),
+        detail={"witness": name, "cosigned_at": row.cosigned_at.isoformat()},
+    )
+    uow.commit()
+    return ReceivedCosignature(row, stored.size, created=True)
