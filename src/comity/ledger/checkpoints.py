@@ -2,7 +2,8 @@
 
 The log's origin (its name in checkpoints) is ``comity/<organisation id>`` and its
 checkpoints are signed with the node's Ed25519 key under that name. A checkpoint is made
-on demand (``comity ledger checkpoint``) or by the server's schedule; one is kept per
+on demand (``comity ledger checkpoint``, ``POST /api/v1/ledger/checkpoint``, or a timer
+running the command, see ``docs/witnessing.md``) and at first start; one is kept per
 tree size.
 
 When this node witnesses other logs it cosigns their checkpoints with the same key under
@@ -60,7 +61,7 @@ def checkpoint_at(session: Session, size: int) -> LedgerCheckpoint | None:
 def ensure_checkpoint(session: Session, keys: KeyStore) -> LedgerCheckpoint:
     """A signed checkpoint of the current tree (the existing one if the size is unchanged).
 
-    A helper: no permission check and no commit; services and the scheduler call it.
+    A helper: no permission check and no commit; services and ``initialise`` call it.
     """
     size = store.size(session)
     existing = checkpoint_at(session, size)
