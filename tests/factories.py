@@ -21,9 +21,9 @@ from comity.identity.permissions import Actor, Role, permissions_for
 from comity.identity.users import create_user
 from comity.ledger import checkpoints
 from comity.ledger.checkpoint import Cosigner, verify_checkpoint
+from comity.ledger.cosignatures import receive_cosignature
 from comity.ledger.events import RecordedEvent, record_event
 from comity.ledger.services import add_witness
-from comity.ledger.witnessing import receive_cosignature
 from comity.node import Node, local_operator
 from comity.secretbox import seal
 from comity.settings import Settings

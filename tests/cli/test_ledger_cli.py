@@ -480,7 +480,7 @@ def log(log_node: Node, monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
     with TestClient(create_app(log_node), base_url="http://log.example") as client:
         made = Log(client)
         monkeypatch.setattr(
-            "comity.cli.ledger.HttpTransport",
+            "comity.cli.witnessing.HttpTransport",
             lambda: HttpTransport(transport=httpx.MockTransport(made.handle)),
         )
         yield made

@@ -25,7 +25,7 @@ from comity.errors import (
     ValidationError,
 )
 from comity.identity.permissions import Role
-from comity.ledger import checkpoints, merkle, services, store, witnessing
+from comity.ledger import checkpoints, cosignatures, merkle, services, store, witnessing
 from comity.ledger.checkpoint import (
     Checkpoint,
     Cosigner,
@@ -341,9 +341,9 @@ def latest(node: Node) -> tuple[str, Checkpoint]:
     return note, verify_checkpoint(note, checkpoints_verifier(node))
 
 
-def receive(node: Node, note: str, line: str) -> witnessing.ReceivedCosignature:
+def receive(node: Node, note: str, line: str) -> cosignatures.ReceivedCosignature:
     with node.uow() as uow:
-        return witnessing.receive_cosignature(
+        return cosignatures.receive_cosignature(
             uow, local_operator(), checkpoint_note=note, cosignature_line=line
         )
 

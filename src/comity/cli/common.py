@@ -115,3 +115,7 @@ def yes_no(flag: bool) -> str:
 
 
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

@@ -22,7 +22,7 @@ from comity.db import UnitOfWork
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, services, witnessing
+from comity.ledger import checkpoints, cosignatures, services, witnessing
 from comity.ledger.note import b64decode_strict
 from comity.web.api.ledger_schemas import (
     AlarmOut,
@@ -147,7 +147,7 @@ def receive_cosignature(
 ) -> CosignatureOut:
     """A witness hands over its cosignature (C2SP ``cosignature/v1``) of one of this log's
     checkpoints; public, since the signature is checked against the witness's known key."""
-    received = witnessing.receive_cosignature(
+    received = cosignatures.receive_cosignature(
         uow, actor, checkpoint_note=body.checkpoint, cosignature_line=body.cosignature
     )
     if not received.created:

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from comity.ledger.cosignatures import MAX_COSIGNATURE_LINE, ReceivedCosignature
 from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry
 from comity.ledger.note import MAX_NOTE_BYTES, b64encode
 from comity.ledger.services import ConsistencyProof, InclusionProof, LedgerStatus
-from comity.ledger.witnessing import MAX_COSIGNATURE_LINE, ReceivedCosignature
 
 
 class CheckpointOut(BaseModel):
