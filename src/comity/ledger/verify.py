@@ -9,10 +9,11 @@ backup knows exactly what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select
 from sqlalchemy.orm import Session
 
 from comity.ledger import merkle
@@ -23,7 +24,6 @@ from comity.ledger.models import (
     LedgerCheckpoint,
     LedgerCosignature,
     LedgerEntry,
-    LedgerNode,
 )
 from comity.ledger.note import NoteVerifier
 
@@ -64,64 +64,92 @@ class VerifyReport:
             self.more_problems += 1
 
 
-def _entries(
-    session: Session, report: VerifyReport, progress: Progress | None
-) -> merkle.MemoryTree:
-    total = session.scalar(select(func.count(LedgerEntry.idx))) or 0
-    tree = merkle.MemoryTree()
-    batch: list[bytes] = []
-    rows = session.execute(
-        select(LedgerEntry.idx, LedgerEntry.entry, LedgerEntry.leaf_hash)
-        .order_by(LedgerEntry.idx)
-        .execution_options(yield_per=BATCH)
+class _Levels:
+    """Every perfect node of the re-derived tree, as one list of hashes per level: a
+    :class:`~comity.ledger.merkle.NodeReader` that costs one hash per node and no dict."""
+
+    def __init__(self, leaves: list[bytes]) -> None:
+        self.size = len(leaves)
+        self.levels = [leaves]
+        while len(self.levels[-1]) > 1:
+            below = self.levels[-1]
+            self.levels.append(
+                [merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+            )
+
+    def get(self, level: int, index: int) -> bytes | None:
+        if level < len(self.levels) and index < len(self.levels[level]):
+            return self.levels[level][index]
+        return None
+
+    def read(self, coords: Sequence[merkle.Coord]) -> Mapping[merkle.Coord, bytes]:
+        found = {(level, index): self.get(level, index) for level, index in coords}
+        return {coord: value for coord, value in found.items() if value is not None}
+
+    @property
+    def inner(self) -> int:
+        return sum(len(level) for level in self.levels[1:])
+
+
+def _stream(session: Session, sql: str) -> CursorResult[Any]:
+    """Rows straight from the driver, in batches (a server-side cursor on PostgreSQL):
+    these columns need no type conversion, and per-row processing would dominate."""
+    return session.connection().exec_driver_sql(
+        sql, execution_options={"stream_results": True, "yield_per": BATCH}
     )
+
+
+def _entries(session: Session, report: VerifyReport, progress: Progress | None) -> _Levels:
+    total = session.scalar(select(func.count(LedgerEntry.idx))) or 0
+    leaves: list[bytes] = []
+    rows = _stream(session, "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
     with rows:  # closes the server-side cursor even when the walk stops early
-        for expected, (index, entry, stored_leaf) in enumerate(rows):
+        for expected, row in enumerate(rows):
+            index, entry, stored_leaf = cast(tuple[int, bytes, bytes], tuple(row))
             if index != expected:
                 report.add(f"entry {expected}", f"missing (the next stored entry is {index})")
                 break
             leaf = merkle.leaf_hash(entry)
             if leaf != stored_leaf:
                 report.add(f"entry {index}", "its content does not match its stored leaf hash")
-            batch.append(leaf)
-            if len(batch) == BATCH:
-                tree.extend(batch)
-                batch = []
-                if progress:
-                    progress(tree.size, total)
-    tree.extend(batch)
+            leaves.append(leaf)
+            if progress and len(leaves) % BATCH == 0:
+                progress(len(leaves), total)
     if progress:
-        progress(tree.size, total)
+        progress(len(leaves), total)
+    tree = _Levels(leaves)
     report.size = tree.size
-    report.root = tree.root()
+    report.root = merkle.root_at(tree, tree.size)
     return tree
 
 
-def _nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> None:
-    derived: Mapping[merkle.Coord, bytes] = tree.nodes
+def _nodes(session: Session, tree: _Levels, report: VerifyReport) -> None:
     seen = 0
-    rows = session.execute(
-        select(LedgerNode.key, LedgerNode.hash).execution_options(yield_per=BATCH)
-    )
+    rows = _stream(session, "SELECT key, hash FROM ledger_nodes")
     mask = (1 << NODE_LEVEL_SHIFT) - 1
-    for key, value in rows:
-        level, index = key >> NODE_LEVEL_SHIFT, key & mask
-        expected = derived.get((level, index))
-        if expected is None:
-            report.add(f"node level {level} index {index}", "not part of the tree the entries make")
-            continue
-        seen += 1
-        if expected != value:
-            report.add(f"node level {level} index {index}", "hash differs from the entries'")
-    inner = sum(1 for level, _ in derived if level > 0)
+    with rows:
+        for row in rows:
+            key, value = cast(tuple[int, bytes], tuple(row))
+            level, index = key >> NODE_LEVEL_SHIFT, key & mask
+            expected = tree.get(level, index) if level > 0 else None
+            if expected is None:
+                report.add(
+                    f"node level {level} index {index}", "not part of the tree the entries make"
+                )
+                continue
+            seen += 1
+            if expected != value:
+                report.add(f"node level {level} index {index}", "hash differs from the entries'")
     report.nodes = seen
-    if seen != inner:
-        report.add("nodes", f"{inner - seen} of the tree's {inner} inner nodes are missing")
+    if seen != tree.inner:
+        report.add(
+            "nodes", f"{tree.inner - seen} of the tree's {tree.inner} inner nodes are missing"
+        )
 
 
 def _checkpoints(
     session: Session,
-    tree: merkle.MemoryTree,
+    tree: _Levels,
     report: VerifyReport,
     own: NoteVerifier,
     witnesses: Mapping[str, CosignatureVerifier],
