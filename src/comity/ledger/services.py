@@ -120,14 +120,6 @@ def entries(uow: UnitOfWork, actor: Actor, start: int, end: int) -> Sequence[Led
     ).all()
 
 
-def index_of(uow: UnitOfWork, actor: Actor, leaf_hash: bytes) -> int:
-    require(actor, Permission.LEDGER_READ)
-    index = uow.session.scalar(select(LedgerEntry.idx).where(LedgerEntry.leaf_hash == leaf_hash))
-    if index is None:
-        raise NotFound("No entry has that leaf hash.")
-    return index
-
-
 @dataclass(frozen=True)
 class InclusionProof:
     index: int
@@ -157,6 +149,17 @@ def prove_inclusion(
         root=store.root_at(session, tree_size),
         proof=store.inclusion_proof(session, index, tree_size),
     )
+
+
+def prove_inclusion_of_leaf(
+    uow: UnitOfWork, actor: Actor, leaf_hash: bytes, size: int | None = None
+) -> InclusionProof:
+    """The inclusion proof of the entry whose leaf hash is ``leaf_hash``."""
+    require(actor, Permission.LEDGER_READ)
+    index = uow.session.scalar(select(LedgerEntry.idx).where(LedgerEntry.leaf_hash == leaf_hash))
+    if index is None:
+        raise NotFound("No entry has that leaf hash.")
+    return prove_inclusion(uow, actor, index, size)
 
 
 @dataclass(frozen=True)

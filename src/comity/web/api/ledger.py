@@ -114,9 +114,8 @@ def inclusion_proof(
             raise ValidationError(
                 "The leaf hash must be standard padded base64.", fields={"leaf_hash": "base64"}
             )
-        # Finding the index is part of the same read, in the same unit of work.
-        index = services.index_of(uow, actor, decoded)
-    elif index is None:
+        return InclusionProofOut.of(services.prove_inclusion_of_leaf(uow, actor, decoded, size))
+    if index is None:
         raise ValidationError("Give index or leaf_hash.", fields={"index": "missing"})
     return InclusionProofOut.of(services.prove_inclusion(uow, actor, index, size))
 
