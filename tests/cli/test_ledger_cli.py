@@ -18,7 +18,7 @@ from typer.testing import Result
 
 from cli.test_cli import Run, as_json, cli_env, flat, invoke, ok, refused
 from comity.audit.models import AuditEvent
-from comity.ledger import checkpoints, merkle, store
+from comity.ledger import checkpoints, merkle, proofs, store
 from comity.ledger.checkpoint import (
     CosignatureVerifier,
     Cosigner,
@@ -236,14 +236,14 @@ def test_prove_prints_an_inclusion_proof_that_verifies(node: Node, run: Run) -> 
     assert proof["tree_size"] == 10
     assert proof["leaf_hash"] == b64(events[3].leaf_hash)
     assert proof["root"] == b64(root_at(node, 10))
-    merkle.verify_inclusion(
+    proofs.verify_inclusion(
         unb64(proof["leaf_hash"]), 4, 10, [unb64(h) for h in proof["proof"]], unb64(proof["root"])
     )
 
     older = as_json(run("ledger", "prove", "4", "--size", "6", "--json"))
     assert older["tree_size"] == 6
     assert older["root"] == b64(root_at(node, 6))
-    merkle.verify_inclusion(
+    proofs.verify_inclusion(
         unb64(older["leaf_hash"]), 4, 6, [unb64(h) for h in older["proof"]], unb64(older["root"])
     )
 
@@ -423,7 +423,7 @@ def test_consistency_proof_verifies(node: Node, run: Run) -> None:
     assert (proof["old_size"], proof["new_size"]) == (3, 13)
     assert proof["old_root"] == b64(root_at(node, 3))
     assert proof["new_root"] == b64(root_at(node, 13))
-    merkle.verify_consistency(
+    proofs.verify_consistency(
         3,
         13,
         unb64(proof["old_root"]),
@@ -431,7 +431,7 @@ def test_consistency_proof_verifies(node: Node, run: Run) -> None:
         [unb64(h) for h in proof["proof"]],
     )
     between = as_json(run("ledger", "consistency", "5", "8", "--json"))
-    merkle.verify_consistency(
+    proofs.verify_consistency(
         5, 8, root_at(node, 5), root_at(node, 8), [unb64(h) for h in between["proof"]]
     )
     text = flat(ok(run("ledger", "consistency", "5", "8")).output)

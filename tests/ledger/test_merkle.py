@@ -30,6 +30,8 @@ from comity.ledger.merkle import (
     nodes_for_appends,
     root_at,
     root_coords,
+)
+from comity.ledger.proofs import (
     root_from_inclusion_proof,
     roots_from_consistency_proof,
     verify_consistency,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from comity.identity.permissions import cli_actor
-from comity.ledger import merkle, store
+from comity.ledger import merkle, proofs, store
 from comity.ledger.errors import EntryError
 from comity.ledger.events import commitment, record_event
 from comity.ledger.models import LedgerEntry, LedgerNode, LedgerSalt, node_key
@@ -54,12 +54,12 @@ def test_batches_match_a_tree_built_in_memory(node: Node) -> None:
         for old in (1, 7, 64, 100, size):
             assert store.root_at(session, old) == merkle.root_at(memory, old)
             proof = store.consistency_proof(session, old, size)
-            merkle.verify_consistency(old, size, merkle.root_at(memory, old), memory.root(), proof)
+            proofs.verify_consistency(old, size, merkle.root_at(memory, old), memory.root(), proof)
         for index in (0, 1, 63, 64, 255, size - 1):
             leaf = session.scalar(select(LedgerEntry.leaf_hash).where(LedgerEntry.idx == index))
             assert leaf is not None
             proof = store.inclusion_proof(session, index, size)
-            merkle.verify_inclusion(leaf, index, size, proof, memory.root())
+            proofs.verify_inclusion(leaf, index, size, proof, memory.root())
         stored = session.execute(select(LedgerNode.key, LedgerNode.hash)).all()
         assert dict(stored) == {
             node_key(*coord): value for coord, value in memory.nodes.items() if coord[0] > 0
@@ -80,11 +80,11 @@ def test_any_sequence_of_batches_keeps_proofs_valid(node: Node, sizes: list[int]
         for index in {start, size - 1, (start + size) // 2}:
             leaf = uow.session.scalar(select(LedgerEntry.leaf_hash).where(LedgerEntry.idx == index))
             assert leaf is not None
-            merkle.verify_inclusion(
+            proofs.verify_inclusion(
                 leaf, index, size, store.inclusion_proof(uow.session, index, size), root
             )
         old_root = store.root_at(uow.session, start)
-        merkle.verify_consistency(
+        proofs.verify_consistency(
             start, size, old_root, root, store.consistency_proof(uow.session, start, size)
         )
         # Rolled back: the next example starts from the same size.

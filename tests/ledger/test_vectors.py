@@ -22,10 +22,9 @@ from comity.ledger.merkle import (
     leaf_hash,
     root,
     root_at,
-    verify_consistency,
-    verify_inclusion,
 )
 from comity.ledger.note import NoteSigner, NoteVerifier, open_note, sign_note
+from comity.ledger.proofs import verify_consistency, verify_inclusion
 from conftest import cannot_run
 
 TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "ledger"

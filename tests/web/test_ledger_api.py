@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from comity.db import utcnow
 from comity.identity.permissions import Role
-from comity.ledger import checkpoints, merkle, store
+from comity.ledger import checkpoints, merkle, proofs, store
 from comity.ledger.checkpoint import Cosigner, verify_checkpoint, verify_cosignature
 from comity.ledger.models import LedgerAlarm
 from comity.ledger.note import NoteVerifier
@@ -178,7 +178,7 @@ def test_inclusion_proofs_verify_against_the_returned_root(node: Node, reader: T
     assert (by_index["index"], by_index["tree_size"]) == (5, 11)
     assert unb64(by_index["leaf_hash"]) == events[4].leaf_hash
     assert by_index["root"] == get(reader, "/status")["root"]
-    merkle.verify_inclusion(
+    proofs.verify_inclusion(
         unb64(by_index["leaf_hash"]), 5, 11, hashes(by_index["proof"]), unb64(by_index["root"])
     )
 
@@ -188,7 +188,7 @@ def test_inclusion_proofs_verify_against_the_returned_root(node: Node, reader: T
     older = get(reader, "/proof/inclusion", index=5, size=7)
     assert older["tree_size"] == 7
     assert unb64(older["root"]) == root_at(node, 7)
-    merkle.verify_inclusion(events[4].leaf_hash, 5, 7, hashes(older["proof"]), root_at(node, 7))
+    proofs.verify_inclusion(events[4].leaf_hash, 5, 7, hashes(older["proof"]), root_at(node, 7))
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_consistency_proofs_verify_against_the_returned_roots(
     latest = get(reader, "/proof/consistency", old=3)
     assert (latest["old_size"], latest["new_size"]) == (3, 13)
     assert latest["new_root"] == get(reader, "/status")["root"]
-    merkle.verify_consistency(
+    proofs.verify_consistency(
         3, 13, unb64(latest["old_root"]), unb64(latest["new_root"]), hashes(latest["proof"])
     )
     between = get(reader, "/proof/consistency", old=5, new=8)
@@ -227,7 +227,7 @@ def test_consistency_proofs_verify_against_the_returned_roots(
         root_at(node, 5),
         root_at(node, 8),
     )
-    merkle.verify_consistency(
+    proofs.verify_consistency(
         5, 8, unb64(between["old_root"]), unb64(between["new_root"]), hashes(between["proof"])
     )
     same = get(reader, "/proof/consistency", old=13, new=13)
@@ -331,7 +331,7 @@ def test_the_openapi_document_describes_the_ledger(client: TestClient) -> None:
 def test_consistency_proofs_are_public(node: Node, client: TestClient) -> None:
     append_events(node, 5)
     proof = get(client, "/proof/consistency", old=2, new=6)  # no token
-    merkle.verify_consistency(2, 6, root_at(node, 2), root_at(node, 6), hashes(proof["proof"]))
+    proofs.verify_consistency(2, 6, root_at(node, 2), root_at(node, 6), hashes(proof["proof"]))
     refused(client.get(LEDGER + "/proof/consistency", params={"old": 9}), 422, "validation_error")
 
 

@@ -1,4 +1,4 @@
-"""Merkle tree hashing, proofs and proof verification (RFC 9162 §2.1).
+"""Merkle tree hashing and proofs (RFC 9162 §2.1).
 
 Hashing: a leaf hash is ``SHA-256(0x00 ‖ entry)``, an interior node ``SHA-256(0x01 ‖ left ‖
 right)``, and the root of the empty tree is ``SHA-256("")`` (:data:`EMPTY_ROOT`, as in RFC
@@ -20,22 +20,7 @@ result. Appending is the same: :func:`append_coords` names the at most one store
 level that new leaves combine with, and :func:`nodes_for_appends` returns every perfect
 node, leaves included, that a batch of appends completes.
 
-Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2, with two rules of our own:
-
-- **Hashes are exactly 32 bytes.** Leaf hashes, roots and proof elements of any other
-  length are rejected before anything is computed. This makes transparency-dev's "sizes are
-  equal (one) and proof is empty" probe, which uses 12-byte placeholder roots, fail although
-  it expects success; that probe tests the equal-size short cut, not hashing, and a
-  verifier that accepted arbitrary byte strings as roots would be less strict, not more
-  correct.
-- **Size 0.** A consistency proof from the empty tree to any size ``n`` is the empty list,
-  and it is accepted when the old root is :data:`EMPTY_ROOT` (the C2SP and CCTV rule):
-  every tree extends the empty one, so there is nothing to prove, and a witness meeting a
-  log for the first time needs exactly this step (C2SP tlog-witness: "the proof MUST be
-  empty if the old size is zero"). transparency-dev refuses the request instead; its
-  probes that expect that refusal also carry other defects, so the outcomes coincide, and
-  the tests record which defect we reject them for. A non-empty proof from size 0, or an
-  old root other than :data:`EMPTY_ROOT`, is rejected.
+Verifying proofs (and the two rules of our own it follows) is :mod:`comity.ledger.proofs`.
 """
 
 from __future__ import annotations
@@ -271,7 +256,7 @@ def nodes_for_appends(
     :func:`append_coords`. The result includes the new leaves at level 0.
     """
     for position, value in enumerate(leaf_hashes):
-        _check_hash(value, f"Leaf hash {position}")
+        check_hash(value, f"Leaf hash {position}")
     old = _read(reader, append_coords(first_index, len(leaf_hashes)))
     new = {(0, first_index + offset): value for offset, value in enumerate(leaf_hashes)}
     end = first_index + len(leaf_hashes)
@@ -320,123 +305,7 @@ class MemoryTree:
         return root_at(self, self._size)
 
 
-# --- Verification -----------------------------------------------------------------------
-
-
-def _check_hash(value: bytes, what: str) -> None:
+def check_hash(value: bytes, what: str) -> None:
+    """Refuse a hash that is not exactly 32 bytes (see the module docstring)."""
     if len(value) != HASH_SIZE:
         raise ProofError(f"{what} is {len(value)} bytes long; hashes are {HASH_SIZE} bytes.")
-
-
-def _check_proof(proof: Sequence[bytes]) -> None:
-    for position, value in enumerate(proof):
-        _check_hash(value, f"Proof element {position}")
-
-
-def root_from_inclusion_proof(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]
-) -> bytes:
-    """The root that ``proof`` leads to from leaf ``index`` in a tree of ``size`` leaves."""
-    _check_hash(leaf_hash, "The leaf hash")
-    _check_proof(proof)
-    if not 0 <= index < size:
-        raise ProofError(f"Leaf index {index} is not in a tree of size {size}.")
-    # ``node`` is the position of the current subtree among the nodes of its level and
-    # ``last`` the position of that level's last node; both halve at each step up.
-    node, last = index, size - 1
-    current = leaf_hash
-    for sibling in proof:
-        if last == 0:
-            raise ProofError("The inclusion proof is longer than the path to the root.")
-        if node & 1 or node == last:
-            # The sibling is on the left. A last node in an even position has no sibling
-            # at its level: it rises unchanged until it is a right child.
-            while not node & 1:
-                node >>= 1
-                last >>= 1
-            current = node_hash(sibling, current)
-        else:
-            current = node_hash(current, sibling)
-        node >>= 1
-        last >>= 1
-    if last != 0:
-        raise ProofError("The inclusion proof is shorter than the path to the root.")
-    return current
-
-
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> None:
-    """Raise :class:`ProofError` unless ``proof`` shows leaf ``index`` is in the tree
-    ``(size, root)``."""
-    _check_hash(root, "The root")
-    if root_from_inclusion_proof(leaf_hash, index, size, proof) != root:
-        raise ProofError(f"The inclusion proof for leaf {index} does not lead to the root.")
-
-
-def roots_from_consistency_proof(
-    old_size: int, new_size: int, old_root: bytes, proof: Sequence[bytes]
-) -> tuple[bytes, bytes]:
-    """The old and new roots that ``proof`` leads to, for ``0 < old_size < new_size``."""
-    _check_hash(old_root, "The old root")
-    _check_proof(proof)
-    if not 0 < old_size < new_size:
-        raise ProofError(f"No proof is computed from size {old_size} to size {new_size}.")
-    # When the old tree is one perfect subtree, its root is the proof's unstated first node.
-    path = [old_root, *proof] if old_size & (old_size - 1) == 0 else list(proof)
-    if not path:
-        raise ProofError("The consistency proof is empty.")
-    node, last = old_size - 1, new_size - 1
-    # Climb past the levels where the old tree's last leaf sits inside a perfect subtree
-    # of the old tree: the proof starts with the largest such subtree.
-    while node & 1:
-        node >>= 1
-        last >>= 1
-    old_hash = new_hash = path[0]
-    for sibling in path[1:]:
-        if last == 0:
-            raise ProofError("The consistency proof is longer than the path to the root.")
-        if node & 1 or node == last:
-            # A left sibling is in both trees; see root_from_inclusion_proof for the climb.
-            old_hash = node_hash(sibling, old_hash)
-            new_hash = node_hash(sibling, new_hash)
-            while not node & 1:
-                node >>= 1
-                last >>= 1
-        else:
-            # A right sibling holds only new leaves.
-            new_hash = node_hash(new_hash, sibling)
-        node >>= 1
-        last >>= 1
-    if last != 0:
-        raise ProofError("The consistency proof is shorter than the path to the root.")
-    return old_hash, new_hash
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> None:
-    """Raise :class:`ProofError` unless ``proof`` shows the tree ``(new_size, new_root)``
-    extends the tree ``(old_size, old_root)``; see the module's size-0 rule."""
-    _check_hash(old_root, "The old root")
-    _check_hash(new_root, "The new root")
-    _check_proof(proof)
-    if not 0 <= old_size <= new_size:
-        raise ProofError(f"No tree of size {new_size} can extend one of size {old_size}.")
-    if old_size == 0 and old_root != EMPTY_ROOT:
-        raise ProofError("The old root is not the empty tree's, SHA-256 of the empty string.")
-    if old_size == new_size:
-        if proof:
-            raise ProofError("A consistency proof between equal sizes must be empty.")
-        if old_root != new_root:
-            raise ProofError(f"Two different roots for the same size {old_size}.")
-        return
-    if old_size == 0:
-        if proof:
-            raise ProofError("A consistency proof from the empty tree must be empty.")
-        return
-    old_hash, new_hash = roots_from_consistency_proof(old_size, new_size, old_root, proof)
-    if old_hash != old_root:
-        raise ProofError(f"The consistency proof does not lead to the root at size {old_size}.")
-    if new_hash != new_root:
-        raise ProofError(f"The consistency proof does not lead to the root at size {new_size}.")

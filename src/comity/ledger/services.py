@@ -19,7 +19,7 @@ from comity.db import UnitOfWork
 from comity.errors import Conflict, NotFound, ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, merkle, store
+from comity.ledger import checkpoints, merkle, proofs, store
 from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint
 from comity.ledger.errors import NoteError
 from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry, LedgerWitness
@@ -278,5 +278,5 @@ def check_offline_proof(document: dict[str, Any], vkey: str) -> tuple[int, int]:
     checkpoint = verify_checkpoint(note, NoteVerifier.from_vkey(vkey))
     if checkpoint.size != size:
         raise ValidationError("The proof's tree size is not the checkpoint's.")
-    merkle.verify_inclusion(merkle.leaf_hash(entry), index, size, path, checkpoint.root)
+    proofs.verify_inclusion(merkle.leaf_hash(entry), index, size, path, checkpoint.root)
     return index, size

@@ -49,7 +49,7 @@ from comity.errors import (
 )
 from comity.identity.permissions import Actor, Permission, require
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, merkle
+from comity.ledger import checkpoints, merkle, proofs
 from comity.ledger.checkpoint import (
     Checkpoint,
     verify_checkpoint,
@@ -258,7 +258,7 @@ def _compare(followed: _Followed, served: Checkpoint, transport: Transport) -> _
         url = f"{followed.url}{CONSISTENCY_PATH}?old={old}&new={new}"
         proof, encoded = _proof_hashes(url, transport.get_json(url))
     try:
-        merkle.verify_consistency(old, new, followed.last_root, served.root, proof)
+        proofs.verify_consistency(old, new, followed.last_root, served.root, proof)
     except ProofError as exc:
         return _Problem(
             INCONSISTENT,
