@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from comity.errors import NotFound
 from comity.identity.permissions import cli_actor
-from comity.ledger import merkle, proofs, store
+from comity.ledger import merkle, proofs, services, store
 from comity.ledger.errors import EntryError
 from comity.ledger.events import commitment, record_event
 from comity.ledger.models import LedgerEntry, LedgerNode, LedgerSalt, node_key
@@ -98,6 +99,22 @@ def test_rolled_back_appends_leave_no_gap(node: Node) -> None:
         assert store.size(uow.session) == before
         assert store.append(uow.session, entries(1, "kept")) == before
         uow.commit()
+
+
+def test_a_leaf_hash_finds_its_first_entry_even_when_appended_twice(node: Node) -> None:
+    twice = store.NewEntry(entry=b'{"same":true}', kind="test.entry")
+    with node.uow() as uow:
+        first = store.append(uow.session, [twice, *entries(3, "between"), twice])
+        uow.commit()
+    with node.uow() as uow:
+        proof = services.prove_inclusion_of_leaf(uow, ACTOR, merkle.leaf_hash(twice.entry))
+        missing = merkle.leaf_hash(b"never appended")
+        with pytest.raises(NotFound):
+            services.prove_inclusion_of_leaf(uow, ACTOR, missing)
+    assert proof.index == first
+    proofs.verify_inclusion(
+        merkle.leaf_hash(twice.entry), proof.index, proof.tree_size, proof.proof, proof.root
+    )
 
 
 def test_bad_entries_are_refused(node: Node) -> None:

@@ -87,6 +87,17 @@ def test_changed_node_is_named(node: Node) -> None:
     ]
 
 
+def test_changed_lookup_key_is_named(node: Node) -> None:
+    fill(node, 8)
+    tamper(
+        node, "ledger_entries", "UPDATE ledger_entries SET leaf_key = leaf_key + 1 WHERE idx = 5"
+    )
+    report = verify(node)
+    assert [str(p) for p in report.problems] == [
+        "entry 5: its lookup key does not match its leaf hash"
+    ]
+
+
 def test_missing_node_is_reported(node: Node) -> None:
     fill(node, 16)
     tamper(node, "ledger_nodes", "DELETE FROM ledger_nodes WHERE key = :k", {"k": node_key(1, 0)})

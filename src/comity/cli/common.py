@@ -1,9 +1,10 @@
 """What every command shares: the consoles, opening the initialised node, JSON output
-and the formatting of times and flags.
+and the formatting of times, flags, labelled fields and hashes.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -119,3 +121,19 @@ JsonOutput = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def _label(name: str) -> Text:
+    return Text(f"{name:<19}", style="bold")
+
+
+def field(name: str, value: str | Text) -> None:
+    """One ``label  value`` line; long values (keys, hashes) are never broken."""
+    console.print(Text.assemble(_label(name), value), soft_wrap=True)
+
+
+def hash_list(name: str, values: list[bytes]) -> None:
+    """A labelled count of hashes, then each hash in base64 on its own line."""
+    field(name, plural(len(values), "hash", "hashes") + (":" if values else ""))
+    for value in values:
+        console.print("  " + base64.b64encode(value).decode(), soft_wrap=True)

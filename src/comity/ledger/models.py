@@ -30,14 +30,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comity.db import Base, UTCDateTime, utcnow
 
+# A 64-bit integer key that is SQLite's rowid: ``BIGINT PRIMARY KEY`` there would be a
+# second B-tree beside the table, paid for on every append.
+LogIndex = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def leaf_key(leaf_hash: bytes) -> int:
+    """The first eight bytes of a leaf hash as a signed integer: the indexed lookup key.
+
+    Indexing 8 bytes instead of 32 keeps the only randomly ordered index of the ledger a
+    quarter of the size; the full hash is compared on the rows the key finds."""
+    return int.from_bytes(leaf_hash[:8], "big", signed=True)
+
 
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
 
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    idx: Mapped[int] = mapped_column(LogIndex, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_key: Mapped[int] = mapped_column(BigInteger, index=True)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
 
 
 NODE_LEVEL_SHIFT = 48  # room for 2**48 leaves per level
@@ -53,7 +66,7 @@ class LedgerNode(Base):
 
     __tablename__ = "ledger_nodes"
 
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[int] = mapped_column(LogIndex, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
@@ -61,7 +74,7 @@ class LedgerSalt(Base):
     __tablename__ = "ledger_salts"
 
     idx: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("ledger_entries.idx"), primary_key=True, autoincrement=False
+        LogIndex, ForeignKey("ledger_entries.idx"), primary_key=True, autoincrement=False
     )
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
 

@@ -22,7 +22,13 @@ from comity.keys import KeyStore
 from comity.ledger import checkpoints, merkle, proofs, store
 from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint
 from comity.ledger.errors import NoteError
-from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry, LedgerWitness
+from comity.ledger.models import (
+    LedgerAlarm,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerWitness,
+    leaf_key,
+)
 from comity.ledger.note import NoteVerifier
 from comity.ledger.verify import Progress, VerifyReport, verify_ledger
 
@@ -154,9 +160,14 @@ def prove_inclusion(
 def prove_inclusion_of_leaf(
     uow: UnitOfWork, actor: Actor, leaf_hash: bytes, size: int | None = None
 ) -> InclusionProof:
-    """The inclusion proof of the entry whose leaf hash is ``leaf_hash``."""
+    """The inclusion proof of the entry whose leaf hash is ``leaf_hash`` (the first one, if
+    the same entry was appended twice)."""
     require(actor, Permission.LEDGER_READ)
-    index = uow.session.scalar(select(LedgerEntry.idx).where(LedgerEntry.leaf_hash == leaf_hash))
+    index = uow.session.scalar(
+        select(func.min(LedgerEntry.idx)).where(
+            LedgerEntry.leaf_key == leaf_key(leaf_hash), LedgerEntry.leaf_hash == leaf_hash
+        )
+    )
     if index is None:
         raise NotFound("No entry has that leaf hash.")
     return prove_inclusion(uow, actor, index, size)
@@ -200,7 +211,11 @@ def public_checkpoint(uow: UnitOfWork) -> str:
 def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> dict[str, Any]:
     """A self-contained proof that entry ``index`` is in the log, checkable without the node:
     the entry, its inclusion proof in the latest checkpoint, the cosigned checkpoint, and
-    the log's public key. See ``docs/formats/ledger.md``."""
+    the log's public key. See ``docs/formats/ledger.md``.
+
+    Records the audit event without committing: the caller commits once the proof has
+    been handed over (written to its file, sent), so a failed hand-over leaves no trace
+    of a proof nobody received."""
     require(actor, Permission.LEDGER_READ)
     session = uow.session
     checkpoint, note = checkpoints.latest_cosigned(session)
@@ -214,7 +229,6 @@ def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> 
     if entry is None:
         raise NotFound(f"Entry {index} is missing from the store.")
     record(session, actor, "ledger.prove", target_type="ledger_entry", target_id=str(index))
-    uow.commit()
     return {
         "format": PROOF_FORMAT,
         "log": {

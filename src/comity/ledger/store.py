@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from comity.ledger import merkle
 from comity.ledger.canonical import MAX_ENTRY_BYTES
 from comity.ledger.errors import EntryError
-from comity.ledger.models import NODE_LEVEL_SHIFT, LedgerEntry, LedgerNode, node_key
+from comity.ledger.models import NODE_LEVEL_SHIFT, LedgerEntry, LedgerNode, leaf_key, node_key
 
 # pg_advisory_xact_lock key: the bytes "comityLG" read as a signed 64-bit integer.
 _PG_LOCK_KEY = int.from_bytes(b"comityLG", "big", signed=True)
@@ -103,9 +103,9 @@ def append(session: Session, entries: Sequence[NewEntry]) -> int:
     _bulk_insert(
         connection,
         "ledger_entries",
-        ("idx", "leaf_hash", "entry", "kind"),
+        ("idx", "leaf_hash", "leaf_key", "entry", "kind"),
         [
-            (first + offset, leaf, item.entry, item.kind)
+            (first + offset, leaf, leaf_key(leaf), item.entry, item.kind)
             for offset, (item, leaf) in enumerate(zip(entries, leaf_hashes, strict=True))
         ],
     )

@@ -24,6 +24,7 @@ from comity.ledger.models import (
     LedgerCheckpoint,
     LedgerCosignature,
     LedgerEntry,
+    leaf_key,
 )
 from comity.ledger.note import NoteVerifier
 
@@ -102,16 +103,20 @@ def _stream(session: Session, sql: str) -> CursorResult[Any]:
 def _entries(session: Session, report: VerifyReport, progress: Progress | None) -> _Levels:
     total = session.scalar(select(func.count(LedgerEntry.idx))) or 0
     leaves: list[bytes] = []
-    rows = _stream(session, "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
+    rows = _stream(
+        session, "SELECT idx, entry, leaf_hash, leaf_key FROM ledger_entries ORDER BY idx"
+    )
     with rows:  # closes the server-side cursor even when the walk stops early
         for expected, row in enumerate(rows):
-            index, entry, stored_leaf = cast(tuple[int, bytes, bytes], tuple(row))
+            index, entry, stored_leaf, stored_key = cast(tuple[int, bytes, bytes, int], tuple(row))
             if index != expected:
                 report.add(f"entry {expected}", f"missing (the next stored entry is {index})")
                 break
             leaf = merkle.leaf_hash(entry)
             if leaf != stored_leaf:
                 report.add(f"entry {index}", "its content does not match its stored leaf hash")
+            elif stored_key != leaf_key(leaf):
+                report.add(f"entry {index}", "its lookup key does not match its leaf hash")
             leaves.append(leaf)
             if progress and len(leaves) % BATCH == 0:
                 progress(len(leaves), total)

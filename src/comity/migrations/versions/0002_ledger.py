@@ -19,6 +19,9 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# 64-bit everywhere; on SQLite the INTEGER PRIMARY KEY that is the table's own rowid.
+LOG_INDEX = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 APPEND_ONLY = (
     "ledger_entries",
     "ledger_nodes",
@@ -54,19 +57,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_entries",
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("idx", LOG_INDEX, autoincrement=False, nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("leaf_key", sa.BigInteger(), nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("idx", name=op.f("pk_ledger_entries")),
-        sa.UniqueConstraint("leaf_hash", name=op.f("uq_ledger_entries_leaf_hash")),
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_ledger_entries_kind"), ["kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_entries_leaf_key"), ["leaf_key"], unique=False)
 
     op.create_table(
         "ledger_nodes",
-        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("key", LOG_INDEX, autoincrement=False, nullable=False),
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_ledger_nodes")),
     )
@@ -103,7 +106,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_salts",
-        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("idx", LOG_INDEX, autoincrement=False, nullable=False),
         sa.Column("salt", sa.LargeBinary(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["idx"], ["ledger_entries.idx"], name=op.f("fk_ledger_salts_idx_ledger_entries")
@@ -125,7 +128,7 @@ def downgrade() -> None:
     op.drop_table("ledger_witnesses")
     op.drop_table("ledger_nodes")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_ledger_entries_kind"))
+        batch_op.drop_index(batch_op.f("ix_ledger_entries_leaf_key"))
 
     op.drop_table("ledger_entries")
     op.drop_table("ledger_checkpoints")
