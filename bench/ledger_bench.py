@@ -23,12 +23,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from comity.identity.permissions import cli_actor
-from comity.ledger import merkle, services, store
+from comity.ledger import checkpoints, merkle, services, store
 from comity.ledger.events import record_event
+from comity.ledger.models import leaf_key, node_key
 from comity.node import Node, initialise
 from comity.settings import load_settings
 
@@ -71,23 +72,31 @@ def bare_hashlib_tree(count: int) -> float:
 
 
 def raw_sqlite_insert(workdir: Path, count: int, batch: int) -> float:
-    """Seconds to bulk-insert the same entry and node rows with sqlite3 (WAL, FULL sync)."""
+    """Seconds to bulk-insert the same entry and node rows with sqlite3 (WAL, FULL sync),
+    into tables of the same shape as Comity's (rowid keys, one index on the leaf key)."""
     memory = merkle.MemoryTree(merkle.leaf_hash(entry_bytes(n)) for n in range(count))
-    nodes = [(lv, ix, h) for (lv, ix), h in memory.nodes.items() if lv > 0]
+    nodes = [(node_key(lv, ix), h) for (lv, ix), h in memory.nodes.items() if lv > 0]
     path = workdir / "raw.db"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE e (idx INTEGER PRIMARY KEY, leaf BLOB UNIQUE, entry BLOB, kind TEXT)")
-    db.execute("CREATE TABLE n (level INTEGER, idx INTEGER, hash BLOB, PRIMARY KEY (level, idx))")
-    rows = [(n, memory.nodes[(0, n)], entry_bytes(n), "bench.event") for n in range(count)]
+    db.execute(
+        "CREATE TABLE e (idx INTEGER PRIMARY KEY, leaf BLOB, leaf_key INTEGER, entry BLOB, "
+        "kind TEXT)"
+    )
+    db.execute("CREATE INDEX e_leaf_key ON e (leaf_key)")
+    db.execute("CREATE TABLE n (key INTEGER PRIMARY KEY, hash BLOB)")
+    rows = [
+        (n, memory.nodes[(0, n)], leaf_key(memory.nodes[(0, n)]), entry_bytes(n), "bench.event")
+        for n in range(count)
+    ]
     per_batch_nodes = max(1, len(nodes) * batch // max(count, 1))
     started = time.perf_counter()
     for k, start in enumerate(range(0, count, batch)):
         db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO e VALUES (?, ?, ?, ?)", rows[start : start + batch])
+        db.executemany("INSERT INTO e VALUES (?, ?, ?, ?, ?)", rows[start : start + batch])
         db.executemany(
-            "INSERT INTO n VALUES (?, ?, ?)", nodes[k * per_batch_nodes : (k + 1) * per_batch_nodes]
+            "INSERT INTO n VALUES (?, ?)", nodes[k * per_batch_nodes : (k + 1) * per_batch_nodes]
         )
         db.execute("COMMIT")
     elapsed = time.perf_counter() - started
@@ -181,6 +190,61 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {python}, SQLite {sqlite3.sqlite_version}"
 
 
+Say = Callable[[str], None]
+
+
+def append_stages(workdir: Path, args: argparse.Namespace, stages: set[str], say: Say) -> None:
+    node = fresh_node(workdir, "append")
+    if "append" in stages:
+        hashed = bare_hashlib_tree(args.append)
+        raw = raw_sqlite_insert(workdir, args.append, args.batch)
+        ours = comity_append(node, args.append, args.batch)
+        say(
+            f"| durable batched append ({args.batch:,}/tx), SQLite "
+            f"| {args.append / ours:,.0f} entries/s "
+            f"| bare hashlib tree: {args.append / hashed:,.0f} entries/s; raw sqlite3 bulk "
+            f"insert of the same rows: {args.append / raw:,.0f} entries/s | ≥ 50,000 entries/s |"
+        )
+    if "single" in stages:
+        raw_single = raw_single_commits(workdir, args.single)
+        single = service_transactions(node, args.single)
+        say(
+            f"| single-event service transactions (`record_event` + commit), SQLite "
+            f"| {args.single / single:,.0f} tx/s | raw sqlite3 one-row durable commits: "
+            f"{args.single / raw_single:,.0f} tx/s | ≥ 2,000 tx/s |"
+        )
+    node.close()
+
+
+def verify_stage(workdir: Path, args: argparse.Namespace, say: Say) -> None:
+    node = fresh_node(workdir, "verify")
+    grow(node, args.verify_size)
+    with node.uow() as uow:
+        checkpoints.ensure_checkpoint(uow.session, node.keys)
+        uow.commit()
+    seconds, size = verify_time(node)
+    baseline = bare_hashlib_tree(size)
+    say(
+        f"| `ledger verify`, {size:,} entries, SQLite | {seconds:.1f} s "
+        f"| bare hashlib tree of the same size: {baseline:.1f} s | < 10 s |"
+    )
+    node.close()
+
+
+def proofs_stage(workdir: Path, args: argparse.Namespace, say: Say) -> None:
+    node = fresh_node(workdir, "proofs")
+    grow(node, args.proof_size)
+    inclusion, consistency = proof_times(node, args.proof_size, args.samples)
+    for name, times in (("inclusion", inclusion), ("consistency", consistency)):
+        say(
+            f"| {name} proof at {args.proof_size:,} entries, SQLite | median "
+            f"{statistics.median(times) * 1000:.2f} ms (p95 "
+            f"{sorted(times)[int(0.95 * len(times))] * 1000:.2f} ms) "
+            "| — | median < 1 ms |"
+        )
+    node.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--append", type=int, default=200_000, help="entries for the append test")
@@ -190,7 +254,13 @@ def main() -> None:
     parser.add_argument("--verify-size", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument(
+        "--only",
+        default="append,single,verify,proofs",
+        help="comma-separated stages to run (default: all of append,single,verify,proofs)",
+    )
     args = parser.parse_args()
+    stages = set(args.only.split(","))
 
     with tempfile.TemporaryDirectory(prefix="comity-bench-") as tmp:
         workdir = Path(tmp)
@@ -200,56 +270,12 @@ def main() -> None:
             print(text, flush=True)
             lines.append(text)
 
-        hashed = bare_hashlib_tree(args.append)
-        raw = raw_sqlite_insert(workdir, args.append, args.batch)
-        node = fresh_node(workdir, "append")
-        ours = comity_append(node, args.append, args.batch)
-        say(
-            f"| durable batched append ({args.batch}/tx), SQLite "
-            f"| {args.append / ours:,.0f} entries/s "
-            f"| bare hashlib tree: {args.append / hashed:,.0f} entries/s; raw sqlite3 bulk "
-            f"insert of the same rows: {args.append / raw:,.0f} entries/s | ≥ 50,000 entries/s |"
-        )
-        single = service_transactions(node, args.single)
-        raw_single = raw_single_commits(workdir, args.single)
-        say(
-            f"| single-event service transactions (`record_event` + commit), SQLite "
-            f"| {args.single / single:,.0f} tx/s | raw sqlite3 one-row durable commits: "
-            f"{args.single / raw_single:,.0f} tx/s | ≥ 2,000 tx/s |"
-        )
-        node.close()
-
-        node = fresh_node(workdir, "verify")
-        grow(node, args.verify_size)
-        with node.uow() as uow:
-            from comity.ledger import checkpoints  # noqa: PLC0415
-
-            checkpoints.ensure_checkpoint(uow.session, node.keys)
-            uow.commit()
-        seconds, size = verify_time(node)
-        baseline = bare_hashlib_tree(size)
-        say(
-            f"| `ledger verify`, {size:,} entries, SQLite | {seconds:.1f} s "
-            f"| bare hashlib tree of the same size: {baseline:.1f} s | < 10 s |"
-        )
-        node.close()
-
-        node = fresh_node(workdir, "proofs")
-        grow(node, args.proof_size)
-        inclusion, consistency = proof_times(node, args.proof_size, args.samples)
-        say(
-            f"| inclusion proof at {args.proof_size:,} entries, SQLite | median "
-            f"{statistics.median(inclusion) * 1000:.2f} ms (p95 "
-            f"{sorted(inclusion)[int(0.95 * len(inclusion))] * 1000:.2f} ms) "
-            "| — | median < 1 ms |"
-        )
-        say(
-            f"| consistency proof at {args.proof_size:,} entries, SQLite | median "
-            f"{statistics.median(consistency) * 1000:.2f} ms (p95 "
-            f"{sorted(consistency)[int(0.95 * len(consistency))] * 1000:.2f} ms) "
-            "| — | median < 1 ms |"
-        )
-        node.close()
+        if stages & {"append", "single"}:
+            append_stages(workdir, args, stages, say)
+        if "verify" in stages:
+            verify_stage(workdir, args, say)
+        if "proofs" in stages:
+            proofs_stage(workdir, args, say)
 
     header = [
         "",

@@ -9,10 +9,10 @@ gaps and no forks: a rolled-back transaction leaves no index behind, a committed
 holds the next indices in commit order. (A sequence would not do: PostgreSQL sequences
 hand out numbers before commit and leave gaps on rollback.)
 
-Speed. This is the hot path of every evidence action, so rows are inserted with one
-driver-level ``executemany`` per table on the session's connection, and a node is
-addressed by one integer key so a proof's O(log n) nodes are a single primary-key
-``IN`` lookup.
+Speed. This is the hot path of every evidence action, so its few fixed statements go
+straight to the DBAPI cursor of the session's connection (one ``executemany`` per table
+for appends), and a node is addressed by one integer key so a proof's O(log n) nodes are
+a single primary-key ``IN`` lookup.
 
 Nothing here commits: callers pass the session of their unit of work.
 """
@@ -20,20 +20,25 @@ Nothing here commits: callers pass the session of their unit of work.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 from comity.ledger import merkle
 from comity.ledger.canonical import MAX_ENTRY_BYTES
 from comity.ledger.errors import EntryError
-from comity.ledger.models import NODE_LEVEL_SHIFT, LedgerEntry, LedgerNode, leaf_key, node_key
+from comity.ledger.models import NODE_LEVEL_SHIFT, leaf_key, node_key
 
 # pg_advisory_xact_lock key: the bytes "comityLG" read as a signed 64-bit integer.
 _PG_LOCK_KEY = int.from_bytes(b"comityLG", "big", signed=True)
 _CHUNK = 500  # keys per IN (...) list, well under every driver's parameter limit
+_LEAVES_IN = "SELECT idx, leaf_hash FROM ledger_entries WHERE idx IN ({})"
+_NODES_IN = "SELECT key, hash FROM ledger_nodes WHERE key IN ({})"
 
 
 @dataclass(frozen=True)
@@ -45,47 +50,91 @@ class NewEntry:
     salt: bytes | None = None
 
 
-class SqlNodeReader:
-    """:class:`comity.ledger.merkle.NodeReader` over the ledger tables."""
+class _Driver:
+    """The DBAPI cursor of the session's connection, inside the session's transaction.
+
+    The ledger's statements are few, fixed, and need no type conversion; going through
+    SQLAlchemy's execution machinery would cost more than SQLite itself for each of them.
+    Driver errors are raised as SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`, as from
+    any other statement."""
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        self._dialect = connection.dialect
+        self._cursor = connection.connection.cursor()
+        self._marker = "?" if self._dialect.paramstyle == "qmark" else "%s"
+
+    def markers(self, count: int) -> str:
+        return ", ".join([self._marker] * count)
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        try:
+            self._cursor.execute(sql, tuple(params))
+            return list(self._cursor.fetchall())
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._error(sql, params, exc) from exc
+
+    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        names, markers = ", ".join(columns), self.markers(len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({markers})"  # noqa: S608 - fixed names
+        try:
+            self._cursor.executemany(sql, rows)
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._error(sql, rows, exc) from exc
+
+    def _error(self, sql: str, params: Sequence[Any], exc: Exception) -> StatementError:
+        return DBAPIError.instance(
+            sql, params, exc, self._dialect.loaded_dbapi.Error, dialect=self._dialect
+        )
+
+    def close(self) -> None:
+        self._cursor.close()
+
+
+class SqlNodeReader:
+    """:class:`comity.ledger.merkle.NodeReader` over the ledger tables: leaves from
+    ``ledger_entries``, inner nodes from ``ledger_nodes``, in one query."""
+
+    def __init__(self, driver: _Driver) -> None:
+        self._driver = driver
 
     def read(self, coords: Sequence[merkle.Coord]) -> Mapping[merkle.Coord, bytes]:
-        found: dict[merkle.Coord, bytes] = {}
         leaves = sorted({index for level, index in coords if level == 0})
         inner = sorted({node_key(level, index) for level, index in coords if level > 0})
+        found: dict[merkle.Coord, bytes] = {}
         mask = (1 << NODE_LEVEL_SHIFT) - 1
-        for start in range(0, len(leaves), _CHUNK):
-            rows = self._connection.execute(
-                select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(
-                    LedgerEntry.idx.in_(leaves[start : start + _CHUNK])
-                )
-            )
-            found.update({(0, index): value for index, value in rows})
-        for start in range(0, len(inner), _CHUNK):
-            rows = self._connection.execute(
-                select(LedgerNode.key, LedgerNode.hash).where(
-                    LedgerNode.key.in_(inner[start : start + _CHUNK])
-                )
-            )
+        for start in range(0, max(len(leaves), len(inner)), _CHUNK):
+            some_leaves, some_inner = leaves[start : start + _CHUNK], inner[start : start + _CHUNK]
+            parts = []
+            if some_leaves:
+                parts.append(_LEAVES_IN.format(self._driver.markers(len(some_leaves))))
+            if some_inner:
+                parts.append(_NODES_IN.format(self._driver.markers(len(some_inner))))
+            rows = self._driver.rows(" UNION ALL ".join(parts), (*some_leaves, *some_inner))
+            # A leaf's key is its index (level 0): both tables answer in node-key terms.
             found.update({(key >> NODE_LEVEL_SHIFT, key & mask): value for key, value in rows})
         return found
 
 
-def reader(session: Session) -> SqlNodeReader:
-    return SqlNodeReader(session.connection())
+@contextmanager
+def _driver(session: Session) -> Iterator[_Driver]:
+    driver = _Driver(session.connection())
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def size(session: Session) -> int:
     """Number of entries (the next index)."""
-    last = session.connection().execute(select(func.max(LedgerEntry.idx))).scalar()
+    with _driver(session) as driver:
+        return _size(driver)
+
+
+def _size(driver: _Driver) -> int:
+    ((last,),) = driver.rows("SELECT max(idx) FROM ledger_entries")
     return 0 if last is None else int(last) + 1
-
-
-def _lock(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
 
 def append(session: Session, entries: Sequence[NewEntry]) -> int:
@@ -95,48 +144,31 @@ def append(session: Session, entries: Sequence[NewEntry]) -> int:
     for number, item in enumerate(entries):
         if not item.entry or len(item.entry) > MAX_ENTRY_BYTES:
             raise EntryError(f"Entry {number} must have 1 to {MAX_ENTRY_BYTES} bytes.")
-    connection = session.connection()
-    _lock(connection)
-    first = size(session)
     leaf_hashes = [merkle.leaf_hash(item.entry) for item in entries]
-    nodes = merkle.nodes_for_appends(first, leaf_hashes, SqlNodeReader(connection))
-    _bulk_insert(
-        connection,
-        "ledger_entries",
-        ("idx", "leaf_hash", "leaf_key", "entry", "kind"),
-        [
-            (first + offset, leaf, leaf_key(leaf), item.entry, item.kind)
-            for offset, (item, leaf) in enumerate(zip(entries, leaf_hashes, strict=True))
-        ],
-    )
-    _bulk_insert(
-        connection,
-        "ledger_nodes",
-        ("key", "hash"),
-        [(node_key(level, index), value) for (level, index), value in nodes.items() if level > 0],
-    )
-    _bulk_insert(
-        connection,
-        "ledger_salts",
-        ("idx", "salt"),
-        [(first + offset, item.salt) for offset, item in enumerate(entries) if item.salt],
-    )
+    with _driver(session) as driver:
+        if session.get_bind().dialect.name == "postgresql":
+            driver.rows("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
+        first = _size(driver)
+        nodes = merkle.nodes_for_appends(first, leaf_hashes, SqlNodeReader(driver))
+        driver.insert(
+            "ledger_entries",
+            ("idx", "leaf_hash", "leaf_key", "entry", "kind"),
+            [
+                (first + offset, leaf, leaf_key(leaf), item.entry, item.kind)
+                for offset, (item, leaf) in enumerate(zip(entries, leaf_hashes, strict=True))
+            ],
+        )
+        driver.insert(
+            "ledger_nodes",
+            ("key", "hash"),
+            [(node_key(lv, index), value) for (lv, index), value in nodes.items() if lv > 0],
+        )
+        driver.insert(
+            "ledger_salts",
+            ("idx", "salt"),
+            [(first + offset, item.salt) for offset, item in enumerate(entries) if item.salt],
+        )
     return first
-
-
-def _bulk_insert(
-    connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]
-) -> None:
-    """``executemany`` straight to the driver: these columns need no type conversion, and
-    per-row parameter processing would otherwise dominate the cost of an append."""
-    if not rows:
-        return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    placeholders = ", ".join([marker] * len(columns))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
-        rows,
-    )
 
 
 def new_salt() -> bytes:
@@ -144,12 +176,15 @@ def new_salt() -> bytes:
 
 
 def root_at(session: Session, tree_size: int) -> bytes:
-    return merkle.root_at(reader(session), tree_size)
+    with _driver(session) as driver:
+        return merkle.root_at(SqlNodeReader(driver), tree_size)
 
 
 def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
-    return merkle.inclusion_proof(reader(session), index, tree_size)
+    with _driver(session) as driver:
+        return merkle.inclusion_proof(SqlNodeReader(driver), index, tree_size)
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
-    return merkle.consistency_proof(reader(session), old_size, new_size)
+    with _driver(session) as driver:
+        return merkle.consistency_proof(SqlNodeReader(driver), old_size, new_size)
