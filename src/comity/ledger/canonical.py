@@ -42,22 +42,33 @@ def _utf16_order(item: tuple[object, object]) -> bytes:
     return str(item[0]).encode("utf-16-be", "surrogatepass")
 
 
+def _too_long() -> EntryError:
+    return EntryError(f"The entry is longer than {MAX_ENTRY_BYTES} bytes.")
+
+
 class _Encoder:
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
+        self.parts: list[str] = []
+        self.length = 0
 
     def emit(self, text: str) -> None:
+        # A character is at least one UTF-8 byte: stop early on oversized values, before
+        # walking all of them; the exact byte count is checked once encoded.
+        self.length += len(text)
+        if self.length > MAX_ENTRY_BYTES:
+            raise _too_long()
+        self.parts.append(text)
+
+    def encoded(self) -> bytes:
         try:
-            data = text.encode("utf-8")
+            data = "".join(self.parts).encode("utf-8")
         except UnicodeEncodeError:
             raise EntryError(
                 "A string in the entry is not valid Unicode (it holds a lone surrogate)."
             ) from None
-        self.size += len(data)
-        if self.size > MAX_ENTRY_BYTES:
-            raise EntryError(f"The entry is longer than {MAX_ENTRY_BYTES} bytes.")
-        self.parts.append(data)
+        if len(data) > MAX_ENTRY_BYTES:
+            raise _too_long()
+        return data
 
     def string(self, value: str) -> None:
         self.emit('"' + value.translate(_ESCAPES) + '"')
@@ -123,4 +134,4 @@ def canonical_json(value: object) -> bytes:
     """
     encoder = _Encoder()
     encoder.value(value, 0)
-    return b"".join(encoder.parts)
+    return encoder.encoded()
