@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     node_country: str = Field(default="", max_length=2)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    checkpoint_interval_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=24 * 3600,
+        description="While serving, sign a checkpoint this often if the ledger grew (0: never).",
+    )
+    witness_interval_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=24 * 3600,
+        description="While serving, witness every followed log this often (0: never).",
+    )
 
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=12, ge=1, le=24 * 7)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from comity.audit.models import AuditEvent
 from comity.ledger import checkpoints, services
 from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint, verify_cosignature
 from comity.ledger.events import record_event
@@ -56,8 +57,16 @@ def free_port() -> int:
 class RealNode:
     """One organisation's node: a ``comity serve`` process, and its operator's shell."""
 
-    def __init__(self, name: str, home: Path, database_url: str) -> None:
+    def __init__(
+        self, name: str, home: Path, database_url: str, timers: dict[str, str] | None = None
+    ) -> None:
         self.name = name
+        # The scheduled ledger duties are off unless a test sets their timers: what the
+        # operators do by hand must be all that happens.
+        self.timers = timers or {
+            "COMITY_CHECKPOINT_INTERVAL_SECONDS": "0",
+            "COMITY_WITNESS_INTERVAL_SECONDS": "0",
+        }
         self.home = home
         self.database_url = database_url
         self.port = free_port()
@@ -77,6 +86,7 @@ class RealNode:
             COMITY_SECRET_KEY=TEST_SECRET,
             COMITY_NODE_NAME=self.name,
         )
+        env.update(self.timers)
         return env
 
     def settings(self) -> Settings:
@@ -293,3 +303,58 @@ def test_two_nodes_witness_each_other_and_catch_a_rewritten_history(
 
     # B's own log is untouched, and still cosigned by A.
     assert f"{origin_b}: cosigned size 3 (unchanged)" in a.ok("ledger", "witness-run")
+
+
+def audit_actions(node: RealNode, action: str) -> list[tuple[str, str, str]]:
+    opened = node.database()
+    try:
+        with opened.uow() as uow:
+            rows = uow.session.execute(
+                select(AuditEvent.actor, AuditEvent.via, AuditEvent.target_id).where(
+                    AuditEvent.action == action
+                )
+            )
+            return [(actor, via, target) for actor, via, target in rows]
+    finally:
+        opened.close()
+
+
+def test_serving_nodes_checkpoint_and_witness_on_their_own(
+    tmp_path: Path, new_database: Callable[[str], str]
+) -> None:
+    timers = {
+        "COMITY_CHECKPOINT_INTERVAL_SECONDS": "0.3",
+        "COMITY_WITNESS_INTERVAL_SECONDS": "0.3",
+    }
+    a = RealNode("Varesh Monitoring Network", tmp_path / "a", new_database("a"), timers)
+    b = RealNode("Northern Prosecutor's Office", tmp_path / "b", new_database("b"), timers)
+    try:
+        a.start()
+        b.start()
+        status_a, status_b = a.json("ledger", "status"), b.json("ledger", "status")
+        a.ok("ledger", "witness", "add", status_b["witness_vkey"], "--url", b.url)
+        b.ok("ledger", "follow", status_a["vkey"], "--url", a.url)
+
+        a.append(4)  # and nobody runs 'ledger checkpoint' or 'witness-run'
+        witness = CosignatureVerifier.from_vkey(status_b["witness_vkey"])
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            served = a.public_checkpoint()
+            checkpoint = verify_checkpoint(served, NoteVerifier.from_vkey(status_a["vkey"]))
+            if checkpoint.size == 5 and witness.name in served:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"no cosigned checkpoint of size 5; A serves:\n{served}")
+            time.sleep(0.2)
+        assert verify_cosignature(served, witness) > 0
+        assert b.followed().last_size == 5
+        assert ("system:checkpoint", "system", "5") in audit_actions(a, "ledger.checkpoint")
+        assert ("system:witness", "system") in {
+            (actor, via) for actor, via, _ in audit_actions(b, "ledger.cosign")
+        }
+        assert a.verify().ok
+    finally:
+        try:
+            a.stop()
+        finally:
+            b.stop()

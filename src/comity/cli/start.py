@@ -96,7 +96,9 @@ def serve(
     """Set up this node if needed, then serve the web app until stopped with Ctrl+C.
 
     On the first start this does what 'comity init' does and prints the first
-    administrator's one-time password.
+    administrator's one-time password. While serving, the node signs a checkpoint of its
+    ledger every COMITY_CHECKPOINT_INTERVAL_SECONDS if the ledger grew, and witnesses the
+    ledgers it follows every COMITY_WITNESS_INTERVAL_SECONDS (0 turns either off).
 
     Example: comity serve --host 0.0.0.0 --port 8080
     """

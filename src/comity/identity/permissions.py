@@ -8,6 +8,7 @@ the permissions listed, nothing is granted by default, and every service calls
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -109,7 +110,8 @@ class Actor:
     (a script with an API token, whose permissions are the token's scopes intersected
     with the user's roles), ``cli`` (someone with shell access to the node's data
     directory, who could change the database directly and so holds every permission),
-    or ``anonymous``.
+    ``system`` (the node itself, running a scheduled duty with only the permissions that
+    duty needs), or ``anonymous``.
     """
 
     label: str
@@ -135,6 +137,11 @@ def require(actor: Actor, permission: Permission) -> None:
 
 def anonymous(ip: str | None = None, user_agent: str | None = None) -> Actor:
     return Actor(label="anonymous", via="anonymous", ip=ip, user_agent=user_agent)
+
+
+def system_actor(duty: str, permissions: Iterable[Permission]) -> Actor:
+    """The node itself doing ``duty`` on a timer, holding ``permissions`` and no more."""
+    return Actor(label=f"system:{duty}", via="system", permissions=frozenset(permissions))
 
 
 def cli_actor(os_user: str) -> Actor:

@@ -1,20 +1,41 @@
 """The FastAPI app factory. Nothing happens at import time; settings come in, an app
-comes out."""
+comes out. While the app runs, its lifespan keeps the ledger's scheduled duties going
+(:mod:`comity.ledger.schedule`)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from comity import __version__
+from comity.ledger.schedule import LedgerSchedule
 from comity.node import Node
 from comity.web import errors
 from comity.web.api import router as api_router
 from comity.web.guards import api_guard, page_guard
 from comity.web.pages import router as pages_router
 from comity.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+
+
+def _lifespan(node: Node) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        schedule = LedgerSchedule(node)
+        task = asyncio.create_task(schedule.run()) if schedule.active else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return lifespan
 
 
 def create_app(node: Node) -> FastAPI:
@@ -26,6 +47,7 @@ def create_app(node: Node) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        lifespan=_lifespan(node),
     )
     app.state.node = node
     app.include_router(api_router.router, prefix="/api/v1", dependencies=[Depends(api_guard)])

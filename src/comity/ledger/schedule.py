@@ -1,0 +1,141 @@
+"""The ledger's duties on a timer while ``comity serve`` runs.
+
+Two duties, each at its own interval (``COMITY_CHECKPOINT_INTERVAL_SECONDS``,
+``COMITY_WITNESS_INTERVAL_SECONDS``; 0 turns one off):
+
+- **checkpoint**: sign a checkpoint when the ledger has grown since the latest one, so
+  that witnesses and proof files never lag far behind the log;
+- **witness**: one witnessing round of every log this node follows (what
+  ``comity ledger witness-run`` does by hand).
+
+The first run of each duty is one interval after the server starts. Each run happens in
+a worker thread (database and network calls block), in its own units of work, as the
+node itself (:func:`~comity.identity.permissions.system_actor`) holding only the ledger
+permissions, and is audited like the same action from the command line. A run that
+fails is logged and tried again at the next interval: it never stops the server or the
+other duty. Witnessing never holds a database transaction open while a peer answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from comity.audit.services import record
+from comity.errors import ComityError
+from comity.identity.permissions import Actor, Permission, system_actor
+from comity.ledger import checkpoints, store, witnessing
+from comity.ledger.transport import HttpTransport, Transport
+from comity.node import Node
+
+log = logging.getLogger(__name__)
+
+LEDGER_DUTY = frozenset({Permission.LEDGER_READ, Permission.LEDGER_MANAGE})
+
+
+def duty_actor(duty: str) -> Actor:
+    return system_actor(duty, LEDGER_DUTY)
+
+
+def checkpoint_if_grown(node: Node) -> int | None:
+    """Sign a checkpoint if the ledger grew since the latest one; its size, else ``None``."""
+    actor = duty_actor("checkpoint")
+    with node.uow() as uow:
+        latest = checkpoints.latest(uow.session)
+        if latest is not None and latest.size == store.size(uow.session):
+            return None
+        row = checkpoints.ensure_checkpoint(uow.session, node.keys)
+        record(
+            uow.session,
+            actor,
+            "ledger.checkpoint",
+            target_type="checkpoint",
+            target_id=str(row.size),
+            detail={"scheduled": True},
+        )
+        uow.commit()
+        return row.size
+
+
+@dataclass
+class WitnessRound:
+    """What one scheduled round did: the logs cosigned, and the ones that failed (why)."""
+
+    cosigned: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def witness_followed(node: Node, transport: Transport) -> WitnessRound:
+    """One witnessing round of every followed log; one log's trouble does not stop the rest."""
+    actor = duty_actor("witness")
+    with node.uow() as uow:
+        origins = [row.origin for row in witnessing.list_followed(uow, actor)]
+    outcome = WitnessRound()
+    for origin in origins:
+        with node.uow() as uow:
+            try:
+                witnessing.witness_log(uow, actor, node.keys, origin, transport)
+            except ComityError as exc:
+                outcome.failed[origin] = exc.message
+            else:
+                outcome.cosigned.append(origin)
+    return outcome
+
+
+def _checkpoint_duty(node: Node) -> None:
+    size = checkpoint_if_grown(node)
+    if size is not None:
+        log.info("Signed a checkpoint of the ledger at size %d.", size)
+
+
+def _witness_duty(node: Node) -> None:
+    with HttpTransport() as transport:
+        outcome = witness_followed(node, transport)
+    for origin, reason in outcome.failed.items():
+        log.warning("Witnessing %s failed: %s", origin, reason)
+
+
+@dataclass
+class _Duty:
+    name: str
+    every: float
+    run: Callable[[Node], None]
+    due: float = 0.0
+
+
+class LedgerSchedule:
+    """Runs the duties of ``node`` at their intervals until cancelled (see the module)."""
+
+    def __init__(self, node: Node) -> None:
+        settings = node.settings
+        self._node = node
+        self._duties = [
+            _Duty("checkpoint", settings.checkpoint_interval_seconds, _checkpoint_duty),
+            _Duty("witness", settings.witness_interval_seconds, _witness_duty),
+        ]
+        self._duties = [duty for duty in self._duties if duty.every > 0]
+
+    @property
+    def active(self) -> bool:
+        return bool(self._duties)
+
+    async def run(self) -> None:
+        start = time.monotonic()
+        for duty in self._duties:
+            duty.due = start + duty.every
+        while self._duties:
+            now = time.monotonic()
+            await asyncio.sleep(max(0.0, min(duty.due for duty in self._duties) - now))
+            for duty in self._duties:
+                if duty.due <= time.monotonic():
+                    await self._run(duty)
+                    duty.due = time.monotonic() + duty.every
+
+    async def _run(self, duty: _Duty) -> None:
+        try:
+            await asyncio.to_thread(duty.run, self._node)
+        except Exception:  # a failed run is retried at the next interval
+            log.exception("The scheduled ledger duty '%s' failed.", duty.name)

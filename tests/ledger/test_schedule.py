@@ -1,0 +1,105 @@
+"""The ledger's scheduled duties in one process: a checkpoint when the log grew, witnessing
+that fails without stopping anything, and the timers. The same duties between two real
+``comity serve`` processes: ``test_two_nodes.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+
+from comity.audit.models import AuditEvent
+from comity.ledger import checkpoints
+from comity.ledger.schedule import LedgerSchedule, checkpoint_if_grown
+from comity.ledger.witnessing import follow_log
+from comity.node import Node, local_operator
+from comity.settings import Settings
+from factories import append_events
+from ledger.peers import second_node
+from ledger.test_two_nodes import free_port
+
+
+def latest_size(node: Node) -> int:
+    with node.uow() as uow:
+        latest = checkpoints.latest(uow.session)
+        assert latest is not None
+        return latest.size
+
+
+def scheduled_checkpoints(node: Node) -> list[tuple[str, str, str]]:
+    with node.uow() as uow:
+        rows = uow.session.execute(
+            select(AuditEvent.actor, AuditEvent.via, AuditEvent.target_id).where(
+                AuditEvent.action == "ledger.checkpoint"
+            )
+        )
+        return [(actor, via, target) for actor, via, target in rows]
+
+
+def test_a_checkpoint_is_signed_only_when_the_ledger_grew(node: Node) -> None:
+    assert checkpoint_if_grown(node) is None  # the genesis checkpoint covers the log
+    append_events(node, 3)
+    assert checkpoint_if_grown(node) == 4
+    assert latest_size(node) == 4
+    assert checkpoint_if_grown(node) is None
+    assert scheduled_checkpoints(node) == [("system:checkpoint", "system", "4")]
+
+
+@pytest.fixture
+def timed(settings: Settings) -> Iterator[Node]:
+    """The test node's database opened again with short timers, as 'comity serve' would."""
+    fast = settings.model_copy(
+        update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0.05}
+    )
+    opened = Node.open(fast)
+    yield opened
+    opened.close()
+
+
+async def run_for(schedule: LedgerSchedule, seconds: float) -> None:
+    task = asyncio.create_task(schedule.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def test_a_failing_duty_is_logged_and_the_others_go_on(
+    node: Node,
+    timed: Node,
+    new_database: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A log this node follows, at an address where nothing answers.
+    home = timed.settings.home.parent / "other"
+    other, _ = second_node(home, new_database("other"), "Other Network")
+    with other.uow() as uow:
+        vkey = checkpoints.verifier(uow.session, other.keys).vkey
+    other.close()
+    with timed.uow() as uow:
+        follow_log(uow, local_operator(), vkey=vkey, url=f"http://127.0.0.1:{free_port()}/")
+    append_events(node, 2)
+
+    with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
+        asyncio.run(run_for(LedgerSchedule(timed), 1.0))
+
+    assert latest_size(node) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings
+    assert all(message.startswith("Witnessing comity/") for message in warnings)
+    assert "Signed a checkpoint of the ledger at size 3." in caplog.messages
+
+
+def test_timers_at_zero_mean_no_schedule(settings: Settings) -> None:
+    off = settings.model_copy(
+        update={"checkpoint_interval_seconds": 0, "witness_interval_seconds": 0}
+    )
+    opened = Node.open(off)
+    try:
+        assert not LedgerSchedule(opened).active
+    finally:
+        opened.close()
