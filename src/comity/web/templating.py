@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from comity.audit.models import OUTCOME_LABELS
 from comity.i18n import LOCALE_NAMES, LOCALES, text_direction, translations
@@ -15,6 +16,12 @@ from comity.identity.models import KIND_LABELS
 from comity.identity.permissions import ROLE_LABELS, Permission
 from comity.web.requests import locale_of, node_of
 from comity.web.security import PRESESSION_COOKIE
+
+
+def isolate(value: object) -> Markup:
+    """``value`` escaped and wrapped in ``<bdi>``: a name or identifier in its own direction,
+    so that a Latin origin inside an Arabic sentence keeps its order, and the sentence too."""
+    return Markup("<bdi>{}</bdi>").format(value)
 
 
 @cache
@@ -27,6 +34,7 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["bdi"] = isolate
     return env
 
 
