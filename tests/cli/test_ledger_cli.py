@@ -519,6 +519,31 @@ def test_follow_and_followed(node: Node, log_node: Node, run: Run) -> None:
     assert [e.detail["origin"] for e in audit_events(node, "ledger.follow")] == [origin]
 
 
+def test_unfollow_forgets_the_state_and_the_audit_keeps_it(
+    node: Node, log_node: Node, log: Log, run: Run
+) -> None:
+    with log_node.uow() as uow:
+        add_witness(uow, local_operator(), vkey=witness_key(node))
+    ok(run("ledger", "follow", log_key(log_node), "--url", "http://log.example"))
+    append_events(log_node, 1, checkpoint=True)
+    ok(run("ledger", "witness-run"))
+    origin = origin_of(log_node)
+
+    refused(run("ledger", "unfollow", "comity/nobody"), 1, "follows no log named")
+    text = flat(ok(run("ledger", "unfollow", origin)).output)
+    assert text == f"This node no longer follows the log {origin} (last cosigned size 2)."
+    assert "This node follows no log" in ok(run("ledger", "followed")).output
+    [event] = audit_events(node, "ledger.unfollow")
+    assert (event.detail["origin"], event.detail["last_size"]) == (origin, 2)
+    assert event.detail["last_checkpoint"] == stored_note(log_node, 2)
+    refused(run("ledger", "unfollow", origin), 1, "follows no log named")
+
+    followed_again = as_json(
+        run("ledger", "follow", log_key(log_node), "--url", "http://log.example", "--json")
+    )
+    assert followed_again["last_size"] == 0
+
+
 def test_witness_run_cosigns_then_raises_an_alarm(
     node: Node, log_node: Node, log: Log, run: Run
 ) -> None:

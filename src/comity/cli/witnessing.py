@@ -157,6 +157,33 @@ def follow(
     )
 
 
+def unfollow(
+    origin: Annotated[
+        str,
+        typer.Argument(
+            help="The log's origin, as 'comity ledger followed' shows it.", show_default=False
+        ),
+    ],
+    as_json: JsonOutput = False,
+) -> None:
+    """Stop witnessing another node's log.
+
+    This node forgets the largest checkpoint it had verified of that log (the audit trail
+    keeps it, and any alarm stays); following the log again starts over from size 0.
+
+    Example: comity ledger unfollow 'comity/3a53f320-…'
+    """
+    with opened_node() as node, node.uow() as uow:
+        row = witnessing.unfollow_log(uow, local_operator(), origin)
+    if as_json:
+        print_json(followed_json(row))
+        return
+    console.print(
+        f"This node no longer follows the log {row.origin} (last cosigned size {row.last_size}).",
+        soft_wrap=True,
+    )
+
+
 def _outcome_json(origin: str, outcome: witnessing.WitnessResult | ComityError) -> dict[str, Any]:
     if isinstance(outcome, witnessing.WitnessResult):
         return {

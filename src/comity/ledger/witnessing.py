@@ -166,6 +166,39 @@ def follow_log(uow: UnitOfWork, actor: Actor, *, vkey: str, url: str) -> LedgerF
     return row
 
 
+def unfollow_log(uow: UnitOfWork, actor: Actor, origin: str) -> LedgerFollowedLog:
+    """Stop witnessing the log ``origin`` and forget what this node had verified of it.
+
+    The last checkpoint verified is kept in the audit trail (and the alarms, if any, stay
+    where they are); following the log again starts over from size 0.
+    """
+    require(actor, Permission.LEDGER_MANAGE)
+    session = uow.session
+    row = session.scalars(
+        select(LedgerFollowedLog).where(LedgerFollowedLog.origin == origin.strip())
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"This node follows no log named {origin!r}; 'comity ledger followed' lists them."
+        )
+    record(
+        session,
+        actor,
+        "ledger.unfollow",
+        target_type="followed_log",
+        target_id=str(row.id),
+        detail={
+            "origin": row.origin,
+            "url": row.url,
+            "last_size": row.last_size,
+            "last_checkpoint": row.last_note,
+        },
+    )
+    session.delete(row)
+    uow.commit()
+    return row
+
+
 def list_followed(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerFollowedLog]:
     require(actor, Permission.LEDGER_READ)
     return uow.session.scalars(select(LedgerFollowedLog).order_by(LedgerFollowedLog.origin)).all()
