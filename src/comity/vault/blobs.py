@@ -1,0 +1,187 @@
+"""Where the vault's encrypted payloads live: a blob store behind one small interface.
+
+A blob is written once, as a stream, and named by the SHA-256 of its own bytes
+(``sha256/<hex>``) once it is complete: the name is a checksum anyone can recompute, a blob
+cannot be overwritten by a different one, and writing the same bytes twice keeps one copy.
+A blob that was not finished — the writer failed, the process was killed — is never
+visible under a name: it is written to a temporary file first and renamed into place
+only after its bytes are on disk (``fsync`` of the file, then of its directory).
+
+The local store (the default, in ``<home>/vault``) checks that every path it touches
+lies inside its root. Other stores (S3-compatible object storage) implement the same
+:class:`BlobStore` protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Protocol, Self
+
+from comity.errors import ComityError, NotFound
+
+BLOB_NAME = re.compile(r"sha256/[0-9a-f]{64}")
+READ_CHUNK = 1024 * 1024
+
+
+class BlobStoreError(ComityError):
+    """The blob store cannot do what was asked (a bad name, a damaged or missing blob)."""
+
+    code = "blob_store_error"
+
+
+def check_name(name: str) -> str:
+    if not BLOB_NAME.fullmatch(name):
+        raise BlobStoreError(f"{name!r} is not a blob name (sha256/ and 64 hex digits).")
+    return name
+
+
+class BlobWriter(Protocol):
+    """A blob being written: bytes go in with :meth:`write`; :meth:`commit` makes it
+    durable and returns its name; leaving the ``with`` block without committing discards
+    it."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def commit(self) -> str: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class BlobStore(Protocol):
+    def writer(self) -> BlobWriter:
+        """A new blob to write (see :class:`BlobWriter`)."""
+        ...
+
+    def open(self, name: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        """The blob's bytes, as a readable binary stream."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def size(self, name: str) -> int: ...
+
+    def check(self, name: str) -> bool:
+        """Whether the blob's bytes still hash to its name."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove a blob for good (only legal deletion does this)."""
+        ...
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class _LocalWriter:
+    def __init__(self, store: LocalBlobStore) -> None:
+        self._store = store
+        self._hash = hashlib.sha256()
+        self._temporary = store.temporary_path()
+        self._file: BinaryIO | None = None
+        self._name: str | None = None
+
+    def __enter__(self) -> Self:
+        self._file = self._temporary.open("xb")
+        return self
+
+    def write(self, data: bytes, /) -> int:
+        if self._file is None or self._name is not None:
+            raise BlobStoreError("This blob is not open for writing.")
+        self._hash.update(data)
+        return self._file.write(data)
+
+    def commit(self) -> str:
+        if self._file is None or self._name is not None:
+            raise BlobStoreError("This blob is not open for writing.")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        name = f"sha256/{self._hash.hexdigest()}"
+        final = self._store.path_of(name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._temporary, final)  # same bytes, same name: replacing is harmless
+        _fsync_directory(final.parent)
+        self._name = name
+        return name
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if self._name is None:
+            self._temporary.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    """Blobs as files under ``root``: ``root/sha256/ab/cd/<hex>``, temporary files in
+    ``root/tmp`` (same file system, so the final rename is atomic)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def temporary_path(self) -> Path:
+        return self.root / "tmp" / f"{secrets.token_hex(16)}.part"
+
+    def path_of(self, name: str) -> Path:
+        digest = check_name(name).removeprefix("sha256/")
+        path = (self.root / "sha256" / digest[:2] / digest[2:4] / digest).resolve()
+        if not path.is_relative_to(self.root):
+            raise BlobStoreError(f"The blob {name} would lie outside the store.")
+        return path
+
+    def writer(self) -> BlobWriter:
+        return _LocalWriter(self)
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        try:
+            stream = self.path_of(name).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"The blob {name} is missing from the store.") from None
+        with stream:
+            yield stream
+
+    def exists(self, name: str) -> bool:
+        return self.path_of(name).is_file()
+
+    def size(self, name: str) -> int:
+        try:
+            return self.path_of(name).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"The blob {name} is missing from the store.") from None
+
+    def check(self, name: str) -> bool:
+        digest = hashlib.sha256()
+        with self.open(name) as stream:
+            while chunk := stream.read(READ_CHUNK):
+                digest.update(chunk)
+        return f"sha256/{digest.hexdigest()}" == name
+
+    def delete(self, name: str) -> None:
+        path = self.path_of(name)
+        path.unlink(missing_ok=True)
+        _fsync_directory(path.parent)

@@ -1,0 +1,115 @@
+"""The local blob store: names are checksums, unfinished blobs never appear, paths stay
+inside the store, damage is detected."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from comity.errors import NotFound
+from comity.vault.blobs import BlobStoreError, LocalBlobStore
+
+
+def write_blob(store: LocalBlobStore, *parts: bytes) -> str:
+    with store.writer() as writer:
+        for part in parts:
+            writer.write(part)
+        return writer.commit()
+
+
+def test_a_blob_is_named_by_the_hash_of_its_bytes_and_reads_back(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    name = write_blob(store, b"first part, ", b"second part")
+    assert name == "sha256/" + hashlib.sha256(b"first part, second part").hexdigest()
+    assert store.exists(name)
+    assert store.size(name) == 23
+    with store.open(name) as stream:
+        assert stream.read() == b"first part, second part"
+    assert store.check(name)
+    assert not any((tmp_path / "vault" / "tmp").iterdir())
+    assert write_blob(store, b"first part, second part") == name  # the same bytes, one copy
+
+
+def test_the_empty_blob_is_a_blob(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    name = write_blob(store)
+    assert name == "sha256/" + hashlib.sha256(b"").hexdigest()
+    assert store.size(name) == 0
+
+
+def test_an_unfinished_blob_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+
+    def fail_halfway() -> None:
+        with store.writer() as writer:
+            writer.write(b"half of it")
+            raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError):
+        fail_halfway()
+    assert not any((tmp_path / "vault" / "tmp").iterdir())
+    assert not any((tmp_path / "vault").glob("sha256/**/*"))
+    with store.writer() as writer:
+        writer.write(b"never committed")
+    assert not any((tmp_path / "vault" / "tmp").iterdir())
+
+
+def test_a_committed_blob_cannot_be_written_to(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    with store.writer() as writer:
+        writer.write(b"done")
+        writer.commit()
+        with pytest.raises(BlobStoreError, match="not open"):
+            writer.write(b"more")
+        with pytest.raises(BlobStoreError, match="not open"):
+            writer.commit()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc/passwd",
+        "sha256/../../../etc/passwd",
+        "sha256/" + "A" * 64,
+        "sha256/" + "0" * 63,
+        "md5/" + "0" * 32,
+        "sha256/" + "0" * 64 + "\n",
+        "",
+    ],
+)
+def test_names_that_are_not_blob_names_are_refused(tmp_path: Path, name: str) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    with pytest.raises(BlobStoreError, match="is not a blob name"):
+        store.exists(name)
+    with pytest.raises(BlobStoreError), store.open(name):
+        pass
+    with pytest.raises(BlobStoreError):
+        store.delete(name)
+
+
+def test_a_store_whose_shard_directory_escapes_is_refused(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    name = "sha256/" + "ab" * 32
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "vault" / "sha256").mkdir()
+    (tmp_path / "vault" / "sha256" / "ab").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(BlobStoreError, match="outside the store"):
+        store.exists(name)
+
+
+def test_a_changed_byte_is_detected_and_a_missing_blob_is_not_found(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    name = write_blob(store, b"evidence bytes" * 1000)
+    path = store.path_of(name)
+    data = bytearray(path.read_bytes())
+    data[7000] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert not store.check(name)
+    store.delete(name)
+    assert not store.exists(name)
+    with pytest.raises(NotFound, match="missing"), store.open(name):
+        pass
+    with pytest.raises(NotFound):
+        store.size(name)
