@@ -25,12 +25,14 @@ from comity.identity.tokens import create_token
 from comity.ledger.events import record_event
 from comity.ledger.models import LedgerAlarm
 from comity.ledger.note import NoteSigner
+from comity.ledger.timestamping import timestamp_pending
 from comity.ledger.witnessing import follow_log
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings
 from conftest import TEST_SECRET
 from factories import cosign_latest, make_user, sign_in
+from ledger.tsa import running_authority, with_authority
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -77,7 +79,7 @@ def row_counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def fill(node: Node) -> None:
+def fill(node: Node, tmp_path: Path) -> None:
     """Put at least one row in every table, through the services where they exist."""
     admin = make_user(node, Role.ADMINISTRATOR)
     sign_in(node, admin)
@@ -101,6 +103,9 @@ def fill(node: Node) -> None:
     other_log = NoteSigner("comity/other", Ed25519PrivateKey.generate()).verifier()
     with node.uow() as uow:
         follow_log(uow, cli_actor("tester"), vkey=other_log.vkey, url="https://other.example")
+    with running_authority(tmp_path / "tsa") as authority:
+        stamping = with_authority(node, authority.url, authority.ca_file)
+        assert timestamp_pending(stamping, cli_actor("tester")).ok
 
 
 def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_path: Path) -> None:
@@ -116,7 +121,7 @@ def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_
         )
         node, _ = initialise(settings)
         try:
-            fill(node)
+            fill(node, tmp_path)
         finally:
             node.close()
         assert all(count > 0 for count in row_counts(engine).values()), row_counts(engine)

@@ -21,6 +21,7 @@ from comity.settings import (
     ensure_secret_file,
     load_settings,
 )
+from ledger.tsa import make_pki
 
 GOOD_SECRET = "k3Jf9-sLq2Zx8Vb7Nm6Qw5Er4Ty1Ui0OpAsDfGh"
 fixture_shared_by_examples = hypothesis_settings(
@@ -114,6 +115,9 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         ("COMITY_LOCKOUT_THRESHOLD", "0", "lockout_threshold"),
         ("COMITY_MAX_REQUEST_BYTES", "10", "max_request_bytes"),
         ("COMITY_NODE_NAME", "", "node_name"),
+        ("COMITY_TSA_URL", "ftp://tsa.example/", "tsa_url"),
+        ("COMITY_TSA_URL", "https://user:pass@tsa.example/", "tsa_url"),
+        ("COMITY_TSA_URL", "tsa.example", "tsa_url"),
     ],
 )
 def test_invalid_variables_are_named_in_the_error(
@@ -209,3 +213,60 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> 
         load_settings(home=tmp_path)
     with pytest.raises(ConfigurationError, match="chmod 600"):
         ensure_secret_file(Settings(home=tmp_path))
+
+
+# --- time-stamping -----------------------------------------------------------------------
+
+
+def test_time_stamping_is_off_by_default(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path)
+    assert settings.tsa_url == ""
+    assert settings.tsa_ca_file is None
+    assert settings.tsa_roots() == []
+
+
+def test_an_authority_with_its_roots_is_accepted_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path / "pki", "Settings")
+    monkeypatch.setenv("COMITY_TSA_URL", " https://tsa.example/tsr ")
+    monkeypatch.setenv("COMITY_TSA_CA_FILE", str(pki.root_file))
+    settings = load_settings(home=tmp_path)
+    assert settings.tsa_url == "https://tsa.example/tsr"
+    assert settings.tsa_ca_file == pki.root_file
+    [root] = settings.tsa_roots()
+    assert root.subject.rfc4514_string() == "CN=Settings Root"
+
+
+def test_an_authority_needs_its_roots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("COMITY_TSA_URL", "https://tsa.example/tsr")
+    monkeypatch.setenv("COMITY_TSA_CA_FILE", "")  # an empty variable is unset
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(home=tmp_path)
+    assert caught.value.message.startswith(
+        "COMITY_TSA_URL is set but COMITY_TSA_CA_FILE is not: name the PEM file"
+    )
+    assert caught.value.fields == {"tsa_ca_file": "required"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "field"),
+    [
+        (None, "cannot read", "unreadable"),
+        (b"not a certificate\n", "holds no PEM certificate that can be read", "invalid"),
+        (b"", "holds no PEM certificate that can be read", "invalid"),
+    ],
+)
+def test_the_roots_file_must_exist_and_hold_certificates(
+    tmp_path: Path, content: bytes | None, message: str, field: str
+) -> None:
+    roots = tmp_path / "roots.pem"
+    if content is not None:
+        roots.write_bytes(content)
+    for url in ("https://tsa.example/tsr", ""):  # checked even while time-stamping is off
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(home=tmp_path, tsa_url=url, tsa_ca_file=roots)
+        assert caught.value.message.startswith("COMITY_TSA_CA_FILE: ")
+        assert str(roots) in caught.value.message
+        assert message in caught.value.message
+        assert caught.value.fields == {"tsa_ca_file": field}

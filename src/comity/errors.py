@@ -14,8 +14,10 @@ will read it, and optionally per-field detail.
     │   ├── AccountLocked
     │   └── Throttled
     ├── PermissionDenied       you are known, but may not do this
-    ├── PeerUnreachable        a peer node did not answer, or answered with an HTTP error
-    └── PeerAnswerInvalid      a peer node answered, but not with what the protocol says
+    ├── PeerUnreachable        a peer node (or the time-stamping authority) did not answer,
+    │                          or answered with an HTTP error
+    └── PeerAnswerInvalid      a peer node (or the time-stamping authority) answered, but not
+                               with what the protocol says
 """
 
 from __future__ import annotations
@@ -71,13 +73,15 @@ class PermissionDenied(ComityError):
 
 
 class PeerUnreachable(ComityError):
-    """A peer node could not be reached, timed out, or answered with an HTTP error."""
+    """A peer node, or another service the node calls (the RFC 3161 time-stamping
+    authority), could not be reached, timed out, or answered with an HTTP error."""
 
     code = "peer_unreachable"
 
 
 class PeerAnswerInvalid(ComityError):
-    """A peer node answered, but with something unusable: a malformed document, or a
-    signature that does not verify with the key we hold for it."""
+    """A peer node (or the time-stamping authority) answered, but with something unusable:
+    a malformed document, or a signature that does not verify with the key or the roots
+    we hold for it."""
 
     code = "peer_answer_invalid"

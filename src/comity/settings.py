@@ -8,6 +8,10 @@ and passed down; nothing reads the environment after that.
 The node's secret key is never a default: it is generated on first start into
 ``<home>/secret.key`` with mode 0600, or supplied through ``COMITY_SECRET_KEY``. Outside
 the ``development`` environment a short or placeholder secret is refused.
+
+Time-stamping of checkpoints is off unless ``COMITY_TSA_URL`` names an RFC 3161
+authority; then ``COMITY_TSA_CA_FILE`` must name a readable PEM file of the roots its
+tokens chain to, or the settings are refused.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import stat
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from cryptography import x509
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -28,6 +34,8 @@ from pydantic_settings import (
 )
 
 from comity.errors import ConfigurationError
+from comity.ledger.errors import TimestampError
+from comity.ledger.rfc3161 import read_roots
 
 PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "secret", "password", "development", "test", "comity"}
@@ -88,6 +96,15 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     api_token_max_days: int = Field(default=365, ge=1, le=3650)
     default_locale: str = "en"
+    tsa_url: str = Field(
+        default="",
+        max_length=500,
+        description="RFC 3161 time-stamping authority for checkpoints; empty: no time-stamps.",
+    )
+    tsa_ca_file: Path | None = Field(
+        default=None,
+        description="PEM root certificate(s) the time-stamping authority's tokens chain to.",
+    )
 
     @field_validator("node_country")
     @classmethod
@@ -103,6 +120,31 @@ class Settings(BaseSettings):
 
         if value not in LOCALES:
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("tsa_ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _authority_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.username
+            or parts.password
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must be the http:// or https:// URL of an RFC 3161 time-stamping authority, "
+                "without a user name, password or fragment, such as 'https://freetsa.org/tsr'"
+            )
         return value
 
     @classmethod
@@ -130,6 +172,24 @@ class Settings(BaseSettings):
     def secret_file(self) -> Path:
         return self.home / SECRET_FILE_NAME
 
+    def tsa_roots(self) -> list[x509.Certificate]:
+        """The certificates in ``tsa_ca_file`` (none when it is not set)."""
+        if self.tsa_ca_file is None:
+            return []
+        try:
+            pem = self.tsa_ca_file.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"COMITY_TSA_CA_FILE: cannot read {self.tsa_ca_file}: {exc.strerror or exc}.",
+                fields={"tsa_ca_file": "unreadable"},
+            ) from None
+        try:
+            return read_roots(pem, str(self.tsa_ca_file))
+        except TimestampError as exc:
+            raise ConfigurationError(
+                f"COMITY_TSA_CA_FILE: {exc.message}", fields={"tsa_ca_file": "invalid"}
+            ) from None
+
     def secret_bytes(self) -> bytes:
         """The node's secret key, used to derive cookie, CSRF and field-encryption keys."""
         if self.secret_key is None:
@@ -147,6 +207,16 @@ def _check_secret(settings: Settings) -> None:
             f"{MIN_SECRET_LENGTH} characters; outside development the node refuses to start. "
             "Unset it to let the node generate and keep its own key."
         )
+
+
+def _check_timestamping(settings: Settings) -> None:
+    if settings.tsa_url and settings.tsa_ca_file is None:
+        raise ConfigurationError(
+            "COMITY_TSA_URL is set but COMITY_TSA_CA_FILE is not: name the PEM file of the "
+            "root certificate(s) the authority's time-stamp tokens must chain to.",
+            fields={"tsa_ca_file": "required"},
+        )
+    settings.tsa_roots()
 
 
 def _read_secret_file(path: Path) -> str | None:
@@ -190,4 +260,5 @@ def load_settings(**overrides: Any) -> Settings:
         if stored is not None:
             settings = settings.model_copy(update={"secret_key": SecretStr(stored)})
     _check_secret(settings)
+    _check_timestamping(settings)
     return settings

@@ -49,6 +49,8 @@ def cli_env(settings: Settings) -> dict[str, str | None]:
         "COMITY_DATABASE_URL": settings.database_url,
         "COMITY_SECRET_KEY": settings.secret_key.get_secret_value(),
         "COMITY_NODE_NAME": settings.node_name,
+        "COMITY_TSA_URL": settings.tsa_url or None,
+        "COMITY_TSA_CA_FILE": str(settings.tsa_ca_file) if settings.tsa_ca_file else None,
         "COMITY_CONFIG": None,
     }
 
@@ -522,6 +524,8 @@ def test_the_command_tree_is_complete() -> None:
         "ledger followed",
         "ledger witness-run",
         "ledger alarms",
+        "ledger unfollow",
+        "ledger timestamp",
     }
 
 

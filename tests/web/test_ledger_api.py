@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,14 +15,16 @@ from fastapi.testclient import TestClient
 
 from comity.db import utcnow
 from comity.identity.permissions import Role
-from comity.ledger import checkpoints, merkle, proofs, store
+from comity.ledger import checkpoints, merkle, proofs, rfc3161, store
 from comity.ledger.checkpoint import Cosigner, verify_checkpoint, verify_cosignature
 from comity.ledger.models import LedgerAlarm
 from comity.ledger.note import NoteVerifier
 from comity.ledger.services import add_witness
+from comity.ledger.timestamping import timestamp_pending
 from comity.node import Node, local_operator
 from factories import append_events, audit_events, cosign_latest, make_user
 from ledger.tampering import tamper
+from ledger.tsa import running_authority, with_authority
 
 Api = Callable[..., TestClient]
 LEDGER = "/api/v1/ledger"
@@ -262,6 +265,33 @@ def test_an_administrator_makes_a_checkpoint(
     assert [e.target_id for e in audit_events(node, "ledger.checkpoint")] == ["4", "4"]
 
 
+def test_a_checkpoint_is_read_with_its_time_stamps(
+    node: Node, reader: TestClient, tmp_path: Path
+) -> None:
+    with node.uow() as uow:
+        genesis = checkpoints.checkpoint_at(uow.session, 1)
+        assert genesis is not None
+    found = get(reader, "/checkpoints/1")
+    assert found["note"] == genesis.note
+    assert found["root"] == b64(genesis.root)
+    assert found["timestamps"] == []
+    assert get(reader, "/status")["latest_checkpoint"]["timestamps"] == 0
+
+    with running_authority(tmp_path / "tsa") as authority:
+        stamping = with_authority(node, authority.url, authority.ca_file)
+        assert timestamp_pending(stamping, local_operator()).ok
+    [stamp] = get(reader, "/checkpoints/1")["timestamps"]
+    assert stamp["authority"] == authority.url
+    token = rfc3161.check_token(
+        unb64(stamp["token"]),
+        genesis.note.encode("utf-8"),
+        rfc3161.read_roots(authority.ca_file.read_bytes(), "roots"),
+    )
+    assert stamp["gen_time"] == token.gen_time.isoformat().replace("+00:00", "Z")
+    assert get(reader, "/status")["latest_checkpoint"]["timestamps"] == 1
+    refused(reader.get(LEDGER + "/checkpoints/2"), 404, "not_found")
+
+
 def test_readers_may_not_make_checkpoints(node: Node, api: Api, reader: TestClient) -> None:
     append_events(node, 1)
     auditor = api(make_user(node, Role.AUDITOR))
@@ -283,6 +313,7 @@ def test_roles_without_ledger_read_get_403(node: Node, api: Api, role: Role) -> 
         ("/proof/inclusion", {"index": 0}),
         ("/proof/inclusion", {"leaf_hash": b64(bytes(32))}),
         ("/alarms", {}),
+        ("/checkpoints/1", {}),
     ]:
         refused(caller.get(LEDGER + path, params=params), 403, "permission_denied")
     assert caller.get(LEDGER + "/checkpoint").status_code == 200
@@ -296,7 +327,7 @@ def test_a_token_without_the_ledger_scope_gets_403(node: Node, api: Api) -> None
 
 @pytest.mark.parametrize(
     "path",
-    ["/status", "/entries?start=0&end=1", "/proof/inclusion?index=0", "/alarms"],
+    ["/status", "/entries?start=0&end=1", "/proof/inclusion?index=0", "/alarms", "/checkpoints/1"],
 )
 def test_anonymous_callers_get_401(client: TestClient, path: str) -> None:
     refused(client.get(LEDGER + path), 401, "authentication_required")
@@ -306,6 +337,7 @@ def test_the_openapi_document_describes_the_ledger(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {p for p in paths if p.startswith(LEDGER)} == {
         f"{LEDGER}/checkpoint",
+        f"{LEDGER}/checkpoints/{{size}}",
         f"{LEDGER}/status",
         f"{LEDGER}/entries",
         f"{LEDGER}/proof/inclusion",
@@ -318,6 +350,7 @@ def test_the_openapi_document_describes_the_ledger(client: TestClient) -> None:
     assert checkpoint["post"]["x-comity-permission"] == "ledger:manage"
     assert paths[f"{LEDGER}/status"]["get"]["x-comity-permission"] == "ledger:read"
     assert paths[f"{LEDGER}/alarms"]["get"]["x-comity-permission"] == "ledger:read"
+    assert paths[f"{LEDGER}/checkpoints/{{size}}"]["get"]["x-comity-permission"] == "ledger:read"
     for public in (
         paths[f"{LEDGER}/proof/consistency"]["get"],
         paths[f"{LEDGER}/cosignatures"]["post"],

@@ -116,6 +116,7 @@ class World:
             path.replace("{user_id}", self.target.id)
             .replace("{organisation_id}", self.organisation_id)
             .replace("{token_id}", token_id)
+            .replace("{size}", "1")  # the genesis checkpoint
         )
 
 

@@ -1,5 +1,5 @@
-"""What every command shares: the consoles, opening the initialised node, JSON output
-and the formatting of times, flags, labelled fields and hashes.
+"""What every command shares: the consoles, opening the initialised node, JSON output,
+progress bars and the formatting of times, flags, labelled fields and hashes.
 """
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -85,6 +86,28 @@ def opened_node() -> Iterator[Node]:
         yield node
     finally:
         node.close()
+
+
+@contextmanager
+def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on standard error, gone when done; standard output stays clean. It
+    yields the callback to report (done, total) with."""
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=not enabled or not errors.is_terminal,
+    )
+    task = bar.add_task(label, total=None)
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield advance
 
 
 def table(*headers: str, title: str | None = None, whole: tuple[str, ...] = ()) -> Table:

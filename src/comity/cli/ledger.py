@@ -1,48 +1,40 @@
 """``comity ledger``: the node's tamper-evident ledger (status, full verification,
-inclusion and consistency proofs, offline proof files, checkpoints, witnesses) and the
-witnessing of other nodes' logs (follow, witness-run, alarms, followed).
+inclusion and consistency proofs, offline proof files, checkpoints and their time-stamps,
+witnesses) and the witnessing of other nodes' logs (follow, witness-run, alarms,
+followed).
 
-A ledger that fails verification, a proof file that does not hold, and a witnessing round
-that raised an alarm end the command with exit code 1 like any refusal: the answer to the
-question asked is "no".
+A ledger that fails verification, a proof file that does not hold, a witnessing round
+that raised an alarm, and a time-stamping run the authority did not complete end the
+command with exit code 1 like any refusal: the answer to the question asked is "no".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.text import Text
 
 from comity.cli import proofs as proofs_cli
+from comity.cli import timestamps as timestamps_cli
 from comity.cli import witnessing as witnessing_cli
 from comity.cli.common import (
     JsonOutput,
     console,
-    errors,
     field,
     iso,
     opened_node,
     plural,
     print_json,
+    progress_bar,
     when,
 )
 from comity.errors import ComityError
-from comity.ledger import checkpoints, services
+from comity.ledger import checkpoints, services, timestamping
 from comity.ledger.models import (
     LedgerCheckpoint,
 )
 from comity.ledger.note import b64encode
-from comity.ledger.verify import Progress as ProgressCallback
 from comity.ledger.verify import VerifyReport
 from comity.node import local_operator
 
@@ -87,6 +79,7 @@ def status_json(status: services.LedgerStatus) -> dict[str, Any]:
             "root": b64encode(latest.root),
             "created_at": iso(latest.created_at),
             "cosignatures": status.cosignatures,
+            "timestamps": status.timestamps,
         }
         if latest is not None
         else None,
@@ -123,6 +116,8 @@ def status(as_json: JsonOutput = False) -> None:
             f"size {latest.size}, made {when(latest.created_at, seconds=True)} UTC, "
             + plural(found.cosignatures, "cosignature")
         )
+        if found.timestamps:
+            summary += ", " + plural(found.timestamps, "time-stamp")
         behind = found.size - latest.size
         if behind:
             summary += f"; {plural(behind, 'newer entry', 'newer entries')} not in it yet"
@@ -139,27 +134,6 @@ def status(as_json: JsonOutput = False) -> None:
 # --- verify ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _progress_bar(enabled: bool) -> Iterator[ProgressCallback]:
-    """A progress bar on standard error, gone when done; standard output stays clean."""
-    bar = Progress(
-        TextColumn("Checking entries"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=not enabled or not errors.is_terminal,
-    )
-    task = bar.add_task("entries", total=None)
-
-    def advance(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    with bar:
-        yield advance
-
-
 def report_json(report: VerifyReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
@@ -167,6 +141,7 @@ def report_json(report: VerifyReport) -> dict[str, Any]:
         "nodes": report.nodes,
         "checkpoints": report.checkpoints,
         "cosignatures": report.cosignatures,
+        "timestamps": report.timestamps,
         "latest_checkpoint_size": report.latest_checkpoint_size,
         "root": b64encode(report.root),
         "problems": [{"where": p.where, "what": p.what} for p in report.problems],
@@ -180,11 +155,14 @@ def _counts(report: VerifyReport) -> str:
         if report.latest_checkpoint_size is not None
         else "none yet"
     )
-    return (
+    counts = (
         f"{plural(report.size, 'entry', 'entries')}, {plural(report.nodes, 'node')}, "
         f"{plural(report.checkpoints, 'checkpoint')} ({latest}), "
         f"{plural(report.cosignatures, 'cosignature')}"
     )
+    if report.timestamps:
+        counts += f", {plural(report.timestamps, 'time-stamp')}"
+    return counts
 
 
 @app.command()
@@ -193,17 +171,24 @@ def verify(as_json: JsonOutput = False) -> None:
 
     Every leaf hash is recomputed from its entry, the tree is rebuilt from the leaves, and
     every stored node, checkpoint, signature and witness cosignature is compared with what
-    the entries imply. Each problem is named with where it is; the command then exits
-    with code 1. Run it after restoring a backup.
+    the entries imply. Every time-stamp token must cover its checkpoint's note, and chain
+    to the roots of COMITY_TSA_CA_FILE when that is set. Each problem is named with where
+    it is; the command then exits with code 1. Run it after restoring a backup.
 
     Example: comity ledger verify
     """
     with (
         opened_node() as node,
         node.uow() as uow,
-        _progress_bar(enabled=not as_json) as progress,
+        progress_bar("Checking entries", enabled=not as_json) as progress,
     ):
-        report = services.verify(uow, local_operator(), node.keys, progress=progress)
+        report = services.verify(
+            uow,
+            local_operator(),
+            node.keys,
+            tsa_roots=node.settings.tsa_roots(),
+            progress=progress,
+        )
     if as_json:
         print_json(report_json(report))
     elif report.ok:
@@ -253,21 +238,31 @@ def checkpoint(as_json: JsonOutput = False) -> None:
 
     A checkpoint states the log's size and root under the node's key (C2SP signed note);
     witnesses cosign it. If the ledger has not grown since the last checkpoint, that one
-    is printed again.
+    is printed again. When COMITY_TSA_URL is set, the checkpoints not yet time-stamped
+    (this one first) are then time-stamped by that RFC 3161 authority, and what happened
+    is said on standard error; an authority that cannot be reached leaves the checkpoint
+    made, and 'comity ledger timestamp' tries again.
 
     Example: comity ledger checkpoint > checkpoint.txt
     """
-    with opened_node() as node, node.uow() as uow:
-        row = checkpoints.make_checkpoint(uow, node.keys, local_operator())
+    actor = local_operator()
+    with opened_node() as node:
+        with node.uow() as uow:
+            row = checkpoints.make_checkpoint(uow, node.keys, actor)
+        run = timestamping.timestamp_pending(node, actor) if node.settings.tsa_url else None
     if as_json:
-        print_json(checkpoint_json(row))
+        print_json(
+            checkpoint_json(row) | {"timestamping": timestamps_cli.run_json(run) if run else None}
+        )
         return
     # Exactly the note's bytes: no wrapping, no colours, so it can be saved and checked.
     typer.echo(row.note, nl=False)
+    if run is not None:
+        timestamps_cli.tell_after_checkpoint(run, row.size)
 
 
 # Proofs: comity.cli.proofs. Witnessing other logs and managing our witnesses:
-# comity.cli.witnessing.
+# comity.cli.witnessing. Time-stamping checkpoints: comity.cli.timestamps.
 app.command()(proofs_cli.prove)
 app.command("check-proof")(proofs_cli.check_proof)
 app.command()(proofs_cli.consistency)
@@ -278,3 +273,4 @@ app.command()(witnessing_cli.unfollow)
 app.command("witness-run")(witnessing_cli.witness_run)
 app.command()(witnessing_cli.alarms)
 app.command()(witnessing_cli.followed)
+app.command()(timestamps_cli.timestamp)

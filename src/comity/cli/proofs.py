@@ -1,6 +1,7 @@
 """``comity ledger prove | check-proof | consistency``: inclusion and consistency proofs,
-and self-contained offline proof files that anyone holding the log key can check without
-the node. Registered on the ``ledger`` group by :mod:`comity.cli.ledger`.
+and self-contained offline proof files (with the checkpoint's RFC 3161 time-stamps, if
+any) that anyone holding the log key can check without the node. Registered on the
+``ledger`` group by :mod:`comity.cli.ledger`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography import x509
 from rich.text import Text
 
-from comity.cli.common import JsonOutput, console, field, hash_list, opened_node, print_json
+from comity.cli.common import (
+    JsonOutput,
+    console,
+    field,
+    hash_list,
+    opened_node,
+    print_json,
+    when,
+)
 from comity.errors import ComityError, ValidationError
-from comity.ledger import services
-from comity.ledger.errors import NoteError
+from comity.ledger import rfc3161, services
+from comity.ledger.errors import NoteError, TimestampError
 from comity.ledger.note import NoteVerifier, b64encode
 from comity.node import local_operator
 
@@ -58,9 +68,12 @@ def _write_proof(out: Path, index: int, as_json: bool) -> None:
         print_json({"file": str(out), "index": index, "tree_size": document["tree_size"]})
         return
     log = document["log"]
+    stamps = len(document.get("timestamps", []))
     console.print(
         f"Wrote the proof that entry {index} is in the log {log['origin']} at size "
-        f"{document['tree_size']} to {out}.",
+        f"{document['tree_size']} to {out}"
+        + (f", with the checkpoint's {stamps} time-stamp(s)" if stamps else "")
+        + ".",
         soft_wrap=True,
     )
     console.print(
@@ -124,6 +137,18 @@ def _log_key(value: str) -> str:
     return value.strip()
 
 
+def _tsa_roots(path: Path | None) -> list[x509.Certificate]:
+    """The certificates of the --tsa-ca file (none without it); invalid input if unusable."""
+    if path is None:
+        return []
+    try:
+        return rfc3161.read_roots(path.read_bytes(), str(path))
+    except OSError as exc:
+        raise ValidationError(f"--tsa-ca: cannot read {path}: {exc.strerror or exc}.") from None
+    except TimestampError as exc:
+        raise ValidationError(f"--tsa-ca: {exc.message}") from None
+
+
 def check_proof(
     file: Annotated[
         Path,
@@ -146,14 +171,30 @@ def check_proof(
             show_default=False,
         ),
     ],
+    tsa_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-ca",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="FILE",
+            help="A PEM file of the root certificate(s) of the time-stamping authority you "
+            "trust: the checkpoint's time-stamps must then be signed by it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check a proof file without the node: the entry is in the log the key signs for.
 
     Needs no data directory and no database. Checks the checkpoint's signature with the
-    key and the entry's inclusion proof against the checkpoint's root; exits with code 1
-    and the reason if either fails.
+    key, the entry's inclusion proof against the checkpoint's root and, if the file
+    carries RFC 3161 time-stamps of the checkpoint, that each covers the checkpoint's
+    note; with --tsa-ca, also that each is signed by that authority. Exits with code 1
+    and the reason if anything fails.
 
     Example: comity ledger check-proof genesis-proof.json --key 'comity/6f1c…+8a41c3f0+AT…'
+    --tsa-ca freetsa-root.pem
     """
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
@@ -161,18 +202,41 @@ def check_proof(
         raise ProofRejected(f"{file} is not a proof file: {exc}") from None
     if not isinstance(document, dict):
         raise ProofRejected(f"{file} is not a proof file: it holds no JSON object.")
+    roots = _tsa_roots(tsa_ca)
     try:
-        index, size = services.check_offline_proof(document, key)
+        checked = services.check_offline_proof(document, key, tsa_roots=roots)
     except ValidationError as exc:
         raise ProofRejected(f"The proof does not hold: {exc.message}") from None
+    if roots and not checked.timestamps:
+        raise ProofRejected(
+            "The proof holds, but --tsa-ca was given and the file carries no time-stamp of "
+            "its checkpoint."
+        )
     origin = NoteVerifier.from_vkey(key).name
     console.print(
         Text.assemble(
-            (f"Entry {index} is in the log {origin} at size {size}", "bold green"),
+            (
+                f"Entry {checked.index} is in the log {origin} at size {checked.tree_size}",
+                "bold green",
+            ),
             " (checkpoint signature valid).",
         ),
         soft_wrap=True,
     )
+    for stamp in checked.timestamps:
+        trust = (
+            "signed by the authority of --tsa-ca"
+            if roots
+            else "not checked who signed it: give --tsa-ca"
+        )
+        console.print(
+            Text.assemble(
+                ("Checkpoint time-stamped", "bold green"),
+                f" {when(stamp.gen_time, seconds=True)} UTC by {stamp.authority} "
+                f"(covers the checkpoint note; {trust}).",
+            ),
+            soft_wrap=True,
+        )
 
 
 def consistency(

@@ -121,6 +121,23 @@ def verify_checkpoint(note: str | bytes, verifier: NoteVerifier) -> Checkpoint:
     return checkpoint
 
 
+def log_signed_note(note: str, verifier: NoteVerifier) -> str:
+    """``note`` with only the signature lines of the log's key ``verifier``: the note as the
+    log signed and stored it, before witnesses appended their cosignatures. This is what a
+    time-stamp of the checkpoint covers."""
+    parsed = parse_note(note)
+    own = (verifier.name, verifier.key_id)
+    return (
+        parsed.text
+        + "\n"
+        + "".join(
+            signature_line(line.name, line.key_id, line.signature)
+            for line in parsed.signatures
+            if (line.name, line.key_id) == own
+        )
+    )
+
+
 def cosigned_message(body: bytes, timestamp: int) -> bytes:
     """What a ``cosignature/v1`` signs: header, time line, checkpoint body."""
     return f"{COSIGNATURE_HEADER}time {timestamp}\n".encode() + body

@@ -8,7 +8,9 @@ node store cannot answer.
     ├── ProofError        a Merkle hash, inclusion proof or consistency proof is wrong
     ├── EntryError        a ledger entry cannot be encoded canonically
     ├── NoteError         a signed note, key or signature is malformed or does not verify
-    └── CheckpointError   a checkpoint body is malformed
+    ├── CheckpointError   a checkpoint body is malformed
+    └── TimestampError    an RFC 3161 time-stamp answer or token is malformed, is not for
+                          the bytes it should cover, or does not verify
     ComityError
     └── TreeIncomplete    the node store lacks nodes a proof or an append needs
 """
@@ -32,6 +34,10 @@ class NoteError(ValidationError):
 
 class CheckpointError(ValidationError):
     code = "checkpoint_error"
+
+
+class TimestampError(ValidationError):
+    code = "timestamp_error"
 
 
 class TreeIncomplete(ComityError):

@@ -3,11 +3,14 @@
 ``ledger_entries`` holds every leaf (index, canonical JSON entry, leaf hash);
 ``ledger_nodes`` the hashes of the perfect subtrees above the leaves (level ≥ 1), so an
 inclusion or consistency proof, or the root at any past size, is one indexed read of
-O(log n) rows. Entries, nodes, checkpoints, cosignatures and alarms are append-only
-(database triggers). Salts of the commitments inside entries live apart in
-``ledger_salts``: deleting a salt is how a commitment is made unopenable, without
-touching the log. ``ledger_followed_logs`` is the witness side, and changes: the other
-nodes' logs this node checks and cosigns, each with the largest checkpoint it verified.
+O(log n) rows. ``ledger_checkpoints`` keeps the signed checkpoints, with their witnesses'
+``ledger_cosignatures`` and, when an RFC 3161 authority is configured, the
+``ledger_timestamps`` tokens over their signed notes. Entries, nodes, checkpoints,
+cosignatures, time-stamps and alarms are append-only (database triggers). Salts of the
+commitments inside entries live apart in ``ledger_salts``: deleting a salt is how a
+commitment is made unopenable, without touching the log. ``ledger_followed_logs`` is the
+witness side, and changes: the other nodes' logs this node checks and cosigns, each with
+the largest checkpoint it verified.
 """
 
 from __future__ import annotations
@@ -147,3 +150,19 @@ class LedgerFollowedLog(Base):
     last_note: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerTimestamp(Base):
+    """An RFC 3161 time-stamp token over the exact bytes of one of our checkpoints' signed
+    note (UTF-8), verified against the configured roots before it was kept."""
+
+    __tablename__ = "ledger_timestamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.id"), index=True)
+    authority: Mapped[str] = mapped_column(String(500))
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    """The DER TimeStampToken, byte for byte as the authority signed it."""
+    gen_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    """The token's genTime: when the authority saw the note's hash."""
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,16 +1,20 @@
-"""Use cases of the ledger for people and scripts: status, verification, proofs, entries,
-witnesses. Every one checks the actor's permission first, except the two that peers need
-to witness us: the latest checkpoint and consistency proofs are public (they reveal the
-log's size, roots and subtree hashes, never an entry). Witnessing other logs and receiving
-cosignatures is :mod:`comity.ledger.witnessing`."""
+"""Use cases of the ledger for people and scripts: status, verification, proofs and proof
+files (with the checkpoint's time-stamps), entries, checkpoints, witnesses. Every one
+checks the actor's permission first, except the two that peers need to witness us: the
+latest checkpoint and consistency proofs are public (they reveal the log's size, roots
+and subtree hashes, never an entry). Witnessing other logs and receiving cosignatures is
+:mod:`comity.ledger.witnessing`; time-stamping checkpoints is
+:mod:`comity.ledger.timestamping`."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,17 +23,18 @@ from comity.db import UnitOfWork
 from comity.errors import Conflict, NotFound, ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, merkle, proofs, store
-from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint
-from comity.ledger.errors import NoteError
+from comity.ledger import checkpoints, merkle, proofs, rfc3161, store, timestamping
+from comity.ledger.checkpoint import CosignatureVerifier, log_signed_note, verify_checkpoint
+from comity.ledger.errors import NoteError, TimestampError
 from comity.ledger.models import (
     LedgerAlarm,
     LedgerCheckpoint,
     LedgerEntry,
+    LedgerTimestamp,
     LedgerWitness,
     leaf_key,
 )
-from comity.ledger.note import NoteVerifier
+from comity.ledger.note import NoteVerifier, b64decode_strict
 from comity.ledger.verify import Progress, VerifyReport, verify_ledger
 
 MAX_ENTRIES_PER_READ = 1000
@@ -45,6 +50,8 @@ class LedgerStatus:
     root: bytes
     latest_checkpoint: LedgerCheckpoint | None
     cosignatures: int
+    timestamps: int
+    """Time-stamp tokens kept for the latest checkpoint."""
     witnesses: int
     alarms: int
 
@@ -66,6 +73,7 @@ def status(uow: UnitOfWork, actor: Actor, keys: KeyStore) -> LedgerStatus:
         root=store.root_at(session, size),
         latest_checkpoint=latest,
         cosignatures=len(checkpoints.cosignatures(session, latest)) if latest else 0,
+        timestamps=len(timestamping.timestamps(session, latest)) if latest else 0,
         witnesses=session.scalar(select(func.count(LedgerWitness.id))) or 0,
         alarms=session.scalar(select(func.count(LedgerAlarm.id))) or 0,
     )
@@ -79,15 +87,22 @@ def witness_verifiers(session: Session) -> dict[str, CosignatureVerifier]:
 
 
 def verify(
-    uow: UnitOfWork, actor: Actor, keys: KeyStore, *, progress: Progress | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    keys: KeyStore,
+    *,
+    tsa_roots: Sequence[x509.Certificate] = (),
+    progress: Progress | None = None,
 ) -> VerifyReport:
-    """Re-derive the whole tree and check every node, checkpoint and cosignature."""
+    """Re-derive the whole tree and check every node, checkpoint, cosignature and
+    time-stamp token (whose signatures are checked against ``tsa_roots`` if given)."""
     require(actor, Permission.LEDGER_READ)
     session = uow.session
     report = verify_ledger(
         session,
         checkpoints.verifier(session, keys),
         witness_verifiers(session),
+        tsa_roots=tsa_roots,
         progress=progress,
     )
     record(
@@ -203,6 +218,22 @@ def prove_consistency(
     )
 
 
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    checkpoint: LedgerCheckpoint
+    timestamps: Sequence[LedgerTimestamp]
+
+
+def checkpoint_of_size(uow: UnitOfWork, actor: Actor, size: int) -> StoredCheckpoint:
+    """This log's checkpoint of ``size`` entries, with its time-stamp tokens."""
+    require(actor, Permission.LEDGER_READ)
+    session = uow.session
+    found = checkpoints.checkpoint_at(session, size)
+    if found is None:
+        raise NotFound(f"This log has no checkpoint of size {size}.")
+    return StoredCheckpoint(found, timestamping.timestamps(session, found))
+
+
 def public_checkpoint(uow: UnitOfWork) -> str:
     """The latest checkpoint with its cosignatures: public, so peers can witness us."""
     return checkpoints.latest_cosigned(uow.session)[1]
@@ -210,8 +241,9 @@ def public_checkpoint(uow: UnitOfWork) -> str:
 
 def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> dict[str, Any]:
     """A self-contained proof that entry ``index`` is in the log, checkable without the node:
-    the entry, its inclusion proof in the latest checkpoint, the cosigned checkpoint, and
-    the log's public key. See ``docs/formats/ledger.md``.
+    the entry, its inclusion proof in the latest checkpoint, the cosigned checkpoint, the
+    log's public key, and the checkpoint's time-stamp tokens if it has any. See
+    ``docs/formats/ledger.md``.
 
     Records the audit event without committing: the caller commits once the proof has
     been handed over (written to its file, sent), so a failed hand-over leaves no trace
@@ -228,8 +260,9 @@ def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> 
     entry = session.scalar(select(LedgerEntry.entry).where(LedgerEntry.idx == index))
     if entry is None:
         raise NotFound(f"Entry {index} is missing from the store.")
+    stamps = timestamping.timestamps(session, checkpoint)
     record(session, actor, "ledger.prove", target_type="ledger_entry", target_id=str(index))
-    return {
+    document: dict[str, Any] = {
         "format": PROOF_FORMAT,
         "log": {
             "origin": checkpoints.origin(session),
@@ -241,6 +274,11 @@ def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> 
         "inclusion_proof": [_b64(h) for h in proof.proof],
         "checkpoint": note,
     }
+    if stamps:
+        document["timestamps"] = [
+            {"authority": stamp.authority, "token": _b64(stamp.token)} for stamp in stamps
+        ]
+    return document
 
 
 def add_witness(uow: UnitOfWork, actor: Actor, *, vkey: str, url: str = "") -> LedgerWitness:
@@ -275,8 +313,46 @@ def list_witnesses(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerWitness]:
     return uow.session.scalars(select(LedgerWitness).order_by(LedgerWitness.name)).all()
 
 
-def check_offline_proof(document: dict[str, Any], vkey: str) -> tuple[int, int]:
-    """Check a proof file against the log's verifier key; returns (index, tree size).
+@dataclass(frozen=True)
+class CheckedTimestamp:
+    authority: str
+    gen_time: dt.datetime
+
+
+@dataclass(frozen=True)
+class CheckedProof:
+    index: int
+    tree_size: int
+    timestamps: list[CheckedTimestamp]
+    """The checkpoint's time-stamps: each one's imprint matched the checkpoint note, and its
+    signature chained to the trusted roots when they were given."""
+
+
+def _proof_timestamps(document: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The (authority, token) pairs of a proof file; a file without any is fine."""
+    listed = document.get("timestamps", [])
+    if not isinstance(listed, list):
+        raise ValidationError("The proof file is malformed: 'timestamps' is not a list.")
+    found: list[tuple[str, bytes]] = []
+    for number, item in enumerate(listed, 1):
+        authority = item.get("authority") if isinstance(item, dict) else None
+        encoded = item.get("token") if isinstance(item, dict) else None
+        token = b64decode_strict(encoded) if isinstance(encoded, str) else None
+        if not isinstance(authority, str) or token is None:
+            raise ValidationError(
+                f"The proof file is malformed: time-stamp {number} needs an 'authority' and "
+                "a 'token' in standard base64."
+            )
+        found.append((authority, token))
+    return found
+
+
+def check_offline_proof(
+    document: dict[str, Any], vkey: str, *, tsa_roots: Sequence[x509.Certificate] = ()
+) -> CheckedProof:
+    """Check a proof file against the log's verifier key: the checkpoint's signature, the
+    entry's inclusion proof and, if the file has any, each time-stamp token's imprint
+    (and its signature against ``tsa_roots``, when given).
 
     Pure: needs neither the node nor its database.
     """
@@ -289,8 +365,18 @@ def check_offline_proof(document: dict[str, Any], vkey: str) -> tuple[int, int]:
         note = str(document["checkpoint"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError(f"The proof file is malformed: {exc}") from None
-    checkpoint = verify_checkpoint(note, NoteVerifier.from_vkey(vkey))
+    stamps = _proof_timestamps(document)
+    log = NoteVerifier.from_vkey(vkey)
+    checkpoint = verify_checkpoint(note, log)
     if checkpoint.size != size:
         raise ValidationError("The proof's tree size is not the checkpoint's.")
     proofs.verify_inclusion(merkle.leaf_hash(entry), index, size, path, checkpoint.root)
-    return index, size
+    stamped = log_signed_note(note, log).encode("utf-8")
+    checked: list[CheckedTimestamp] = []
+    for authority, token in stamps:
+        try:
+            found = rfc3161.check_token(token, stamped, tsa_roots)
+        except TimestampError as exc:
+            raise TimestampError(f"The time-stamp by {authority}: {exc.message}") from None
+        checked.append(CheckedTimestamp(authority, found.gen_time))
+    return CheckedProof(index, size, checked)

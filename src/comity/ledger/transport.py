@@ -1,5 +1,6 @@
 """How this node talks to peer nodes over HTTP: the :class:`Transport` interface the
-witnessing services use, and :class:`HttpTransport`, its implementation with httpx.
+witnessing services use, and :class:`HttpTransport`, its implementation with httpx, which
+also posts time-stamp requests to an RFC 3161 authority (:meth:`HttpTransport.post_bytes`).
 
 The interface is three calls, each on a full URL: read a text document, read a JSON
 object, post a JSON object and read the JSON answer. Every failure (no connection, a
@@ -93,9 +94,19 @@ class HttpTransport:
     ) -> None:
         self.close()
 
-    def _send(self, method: str, url: str, body: dict[str, Any] | None = None) -> bytes:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None = None,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
         try:
-            with self._client.stream(method, url, json=body) as response:
+            with self._client.stream(
+                method, url, json=body, content=content, headers=headers
+            ) as response:
                 chunks: list[bytes] = []
                 received = 0
                 for chunk in response.iter_bytes():
@@ -138,3 +149,9 @@ class HttpTransport:
 
     def post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._json_object(url, self._send("POST", url, body))
+
+    def post_bytes(self, url: str, body: bytes, *, content_type: str, accept: str) -> bytes:
+        """``POST url`` with ``body`` as ``content_type``; the answer's bytes."""
+        return self._send(
+            "POST", url, content=body, headers={"Content-Type": content_type, "Accept": accept}
+        )

@@ -2,7 +2,9 @@
 
 Nothing stored is trusted: every leaf hash is recomputed from its entry, the whole tree
 is re-derived from those leaves, and every stored node, checkpoint root and signature,
-and every cosignature from a known witness, is compared with what the entries imply.
+every cosignature from a known witness, and every RFC 3161 time-stamp token (its imprint
+must be the hash of its checkpoint's note and, when trusted roots are given, its
+signature must chain to them) is compared with what the entries imply.
 Each disagreement is reported with where it is, so an administrator restoring from a
 backup knows exactly what is wrong.
 """
@@ -13,17 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from cryptography import x509
 from sqlalchemy import CursorResult, func, select
 from sqlalchemy.orm import Session
 
-from comity.ledger import merkle
+from comity.ledger import merkle, rfc3161
 from comity.ledger.checkpoint import CosignatureVerifier, verify_checkpoint, verify_cosignature
-from comity.ledger.errors import CheckpointError, NoteError
+from comity.ledger.errors import CheckpointError, NoteError, TimestampError
 from comity.ledger.models import (
     NODE_LEVEL_SHIFT,
     LedgerCheckpoint,
     LedgerCosignature,
     LedgerEntry,
+    LedgerTimestamp,
     leaf_key,
 )
 from comity.ledger.note import NoteVerifier
@@ -49,6 +53,7 @@ class VerifyReport:
     nodes: int = 0
     checkpoints: int = 0
     cosignatures: int = 0
+    timestamps: int = 0
     latest_checkpoint_size: int | None = None
     root: bytes = merkle.EMPTY_ROOT
     problems: list[Problem] = field(default_factory=list)
@@ -158,6 +163,8 @@ def _checkpoints(
     report: VerifyReport,
     own: NoteVerifier,
     witnesses: Mapping[str, CosignatureVerifier],
+    *,
+    tsa_roots: Sequence[x509.Certificate],
 ) -> None:
     for row in session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.size)):
         where = f"checkpoint at size {row.size}"
@@ -190,6 +197,34 @@ def _checkpoints(
                 verify_cosignature(row.note + cosignature.signature_line + "\n", witness)
             except (NoteError, CheckpointError) as exc:
                 report.add(where, f"cosignature by {cosignature.witness}: {exc.message}")
+        _timestamps(session, row, where, report, tsa_roots)
+
+
+def _timestamps(
+    session: Session,
+    checkpoint: LedgerCheckpoint,
+    where: str,
+    report: VerifyReport,
+    tsa_roots: Sequence[x509.Certificate],
+) -> None:
+    for stamp in session.scalars(
+        select(LedgerTimestamp)
+        .where(LedgerTimestamp.checkpoint_id == checkpoint.id)
+        .order_by(LedgerTimestamp.id)
+    ):
+        report.timestamps += 1
+        which = f"time-stamp {stamp.id} by {stamp.authority}"
+        try:
+            token = rfc3161.check_token(stamp.token, checkpoint.note.encode("utf-8"), tsa_roots)
+        except TimestampError as exc:
+            report.add(where, f"{which}: {exc.message}")
+            continue
+        if token.gen_time != stamp.gen_time:
+            report.add(
+                where,
+                f"{which}: its stored time {stamp.gen_time.isoformat()} is not the token's "
+                f"genTime {token.gen_time.isoformat()}",
+            )
 
 
 def verify_ledger(
@@ -197,11 +232,13 @@ def verify_ledger(
     own: NoteVerifier,
     witnesses: Mapping[str, CosignatureVerifier],
     *,
+    tsa_roots: Sequence[x509.Certificate] = (),
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """Re-derive and check everything; the report lists each problem found."""
+    """Re-derive and check everything; the report lists each problem found. Time-stamp
+    tokens are checked against ``tsa_roots`` too when any are given."""
     report = VerifyReport()
     tree = _entries(session, report, progress)
     _nodes(session, tree, report)
-    _checkpoints(session, tree, report, own, witnesses)
+    _checkpoints(session, tree, report, own, witnesses, tsa_roots=tsa_roots)
     return report

@@ -33,6 +33,7 @@ from comity.web.api.ledger_schemas import (
     InclusionProofOut,
     LedgerEntryOut,
     LedgerStatusOut,
+    StoredCheckpointOut,
 )
 from comity.web.api.schemas import ErrorOut
 from comity.web.deps import get_keys, get_uow, permission
@@ -69,6 +70,16 @@ def latest_checkpoint(uow: UoW) -> PlainTextResponse:
 def make_checkpoint(uow: UoW, actor: Caller, keys: Keys) -> CheckpointOut:
     """Sign a checkpoint of the current tree (the existing one if the size is unchanged)."""
     return CheckpointOut.of(checkpoints.make_checkpoint(uow, keys, actor))
+
+
+@router.get(
+    "/checkpoints/{size}",
+    openapi_extra=permission("ledger:read"),
+    responses={404: {"model": ErrorOut, "description": "No checkpoint of that size."}},
+)
+def checkpoint_of_size(uow: UoW, actor: Caller, size: int) -> StoredCheckpointOut:
+    """This log's checkpoint of ``size`` entries, with its RFC 3161 time-stamp tokens."""
+    return StoredCheckpointOut.of_stored(services.checkpoint_of_size(uow, actor, size))
 
 
 @router.get("/status", openapi_extra=permission("ledger:read"))

@@ -10,9 +10,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from comity.ledger.cosignatures import MAX_COSIGNATURE_LINE, ReceivedCosignature
-from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry
+from comity.ledger.models import LedgerAlarm, LedgerCheckpoint, LedgerEntry, LedgerTimestamp
 from comity.ledger.note import MAX_NOTE_BYTES, b64encode
-from comity.ledger.services import ConsistencyProof, InclusionProof, LedgerStatus
+from comity.ledger.services import (
+    ConsistencyProof,
+    InclusionProof,
+    LedgerStatus,
+    StoredCheckpoint,
+)
 
 
 class CheckpointOut(BaseModel):
@@ -28,11 +33,46 @@ class CheckpointOut(BaseModel):
         )
 
 
+class TimestampOut(BaseModel):
+    authority: str = Field(description="The RFC 3161 authority's URL.")
+    gen_time: dt.datetime = Field(description="The token's genTime, in UTC.")
+    received_at: dt.datetime
+    token: str = Field(
+        description="The DER TimeStampToken in standard base64; it covers the SHA-256 of the "
+        "checkpoint's note (UTF-8, without cosignatures)."
+    )
+
+    @classmethod
+    def of(cls, row: LedgerTimestamp) -> TimestampOut:
+        return cls(
+            authority=row.authority,
+            gen_time=row.gen_time,
+            received_at=row.received_at,
+            token=b64encode(row.token),
+        )
+
+
+class StoredCheckpointOut(CheckpointOut):
+    timestamps: list[TimestampOut] = Field(description="Its RFC 3161 time-stamps, oldest first.")
+
+    @classmethod
+    def of_stored(cls, stored: StoredCheckpoint) -> StoredCheckpointOut:
+        row = stored.checkpoint
+        return cls(
+            size=row.size,
+            root=b64encode(row.root),
+            created_at=row.created_at,
+            note=row.note,
+            timestamps=[TimestampOut.of(stamp) for stamp in stored.timestamps],
+        )
+
+
 class LatestCheckpointOut(BaseModel):
     size: int
     root: str
     created_at: dt.datetime
     cosignatures: int
+    timestamps: int = Field(description="How many RFC 3161 time-stamps it has.")
 
 
 class LedgerStatusOut(BaseModel):
@@ -61,6 +101,7 @@ class LedgerStatusOut(BaseModel):
                 root=b64encode(latest.root),
                 created_at=latest.created_at,
                 cosignatures=status.cosignatures,
+                timestamps=status.timestamps,
             )
             if latest is not None
             else None,
