@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from comity.audit.models import AuditEvent
 from comity.ledger import checkpoints
+from comity.ledger.models import LedgerCheckpoint, LedgerTimestamp
 from comity.ledger.schedule import LedgerSchedule, checkpoint_if_grown
 from comity.ledger.witnessing import follow_log
 from comity.node import Node, local_operator
@@ -21,6 +24,7 @@ from comity.settings import Settings
 from factories import append_events
 from ledger.peers import second_node
 from ledger.test_two_nodes import free_port
+from ledger.tsa import closed_url, running_authority, with_authority
 
 
 def latest_size(node: Node) -> int:
@@ -103,3 +107,50 @@ def test_timers_at_zero_mean_no_schedule(settings: Settings) -> None:
         assert not LedgerSchedule(opened).active
     finally:
         opened.close()
+
+
+def test_the_checkpoint_duty_time_stamps_when_an_authority_is_set(
+    node: Node, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    append_events(node, 2)
+    with running_authority(tmp_path / "tsa") as authority:
+        stamped = with_authority(node, authority.url, authority.ca_file)
+        stamped = dataclasses.replace(
+            stamped,
+            settings=stamped.settings.model_copy(
+                update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
+            ),
+        )
+        with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
+            asyncio.run(run_for(LedgerSchedule(stamped), 0.5))
+    with node.uow() as uow:
+        sizes = set(
+            uow.session.scalars(
+                select(LedgerCheckpoint.size).join(
+                    LedgerTimestamp, LedgerTimestamp.checkpoint_id == LedgerCheckpoint.id
+                )
+            )
+        )
+    assert sizes == {1, 3}  # the genesis checkpoint and the scheduled one
+    assert any(message.startswith("Time-stamped 2 checkpoint(s) by") for message in caplog.messages)
+
+
+def test_a_down_authority_is_a_warning_and_the_checkpoint_stands(
+    node: Node, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    append_events(node, 1)
+    with running_authority(tmp_path / "tsa") as authority:
+        ca_file = authority.ca_file
+    down = with_authority(node, closed_url(), ca_file)
+    down = dataclasses.replace(
+        down,
+        settings=down.settings.model_copy(
+            update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
+        ),
+    )
+    with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
+        asyncio.run(run_for(LedgerSchedule(down), 0.3))
+    assert latest_size(node) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings
+    assert all(message.startswith("Time-stamping by http://127.0.0.1:") for message in warnings)

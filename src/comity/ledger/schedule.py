@@ -4,7 +4,8 @@ Two duties, each at its own interval (``COMITY_CHECKPOINT_INTERVAL_SECONDS``,
 ``COMITY_WITNESS_INTERVAL_SECONDS``; 0 turns one off):
 
 - **checkpoint**: sign a checkpoint when the ledger has grown since the latest one, so
-  that witnesses and proof files never lag far behind the log;
+  that witnesses and proof files never lag far behind the log; then, if an RFC 3161
+  authority is configured, time-stamp the checkpoints that have no token yet;
 - **witness**: one witnessing round of every log this node follows (what
   ``comity ledger witness-run`` does by hand).
 
@@ -28,6 +29,7 @@ from comity.audit.services import record
 from comity.errors import ComityError
 from comity.identity.permissions import Actor, Permission, system_actor
 from comity.ledger import checkpoints, store, witnessing
+from comity.ledger.timestamping import timestamp_pending
 from comity.ledger.transport import HttpTransport, Transport
 from comity.node import Node
 
@@ -89,6 +91,12 @@ def _checkpoint_duty(node: Node) -> None:
     size = checkpoint_if_grown(node)
     if size is not None:
         log.info("Signed a checkpoint of the ledger at size %d.", size)
+    if node.settings.tsa_url:
+        run = timestamp_pending(node, duty_actor("checkpoint"))
+        if run.stamped:
+            log.info("Time-stamped %d checkpoint(s) by %s.", len(run.stamped), run.authority)
+        if run.failure is not None:
+            log.warning("Time-stamping by %s failed: %s", run.authority, run.failure.error.message)
 
 
 def _witness_duty(node: Node) -> None:
