@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,12 +65,32 @@ def timed(settings: Settings) -> Iterator[Node]:
     opened.close()
 
 
-async def run_for(schedule: LedgerSchedule, seconds: float) -> None:
+async def _run_for(schedule: LedgerSchedule, seconds: float) -> None:
     task = asyncio.create_task(schedule.run())
     await asyncio.sleep(seconds)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def run_for(schedule: LedgerSchedule, seconds: float) -> None:
+    """Run ``schedule`` for ``seconds`` in an event loop of its own thread, as the server
+    would: the test's own thread may already run a loop (Playwright's, in the browser
+    tests' worker)."""
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(_run_for(schedule, seconds))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=seconds + 60)
+    assert not thread.is_alive()
+    if failures:
+        raise failures[0]
 
 
 def test_a_failing_duty_is_logged_and_the_others_go_on(
@@ -89,7 +110,7 @@ def test_a_failing_duty_is_logged_and_the_others_go_on(
     append_events(node, 2)
 
     with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
-        asyncio.run(run_for(LedgerSchedule(timed), 1.0))
+        run_for(LedgerSchedule(timed), 1.0)
 
     assert latest_size(node) == 3
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -122,7 +143,7 @@ def test_the_checkpoint_duty_time_stamps_when_an_authority_is_set(
             ),
         )
         with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
-            asyncio.run(run_for(LedgerSchedule(stamped), 0.5))
+            run_for(LedgerSchedule(stamped), 0.5)
     with node.uow() as uow:
         sizes = set(
             uow.session.scalars(
@@ -149,7 +170,7 @@ def test_a_down_authority_is_a_warning_and_the_checkpoint_stands(
         ),
     )
     with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
-        asyncio.run(run_for(LedgerSchedule(down), 0.3))
+        run_for(LedgerSchedule(down), 0.3)
     assert latest_size(node) == 2
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings
