@@ -30,6 +30,8 @@ from comity.ledger.witnessing import follow_log
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings
+from comity.vault.ingest import add_file
+from comity.vault.items import download
 from conftest import TEST_SECRET
 from factories import cosign_latest, make_user, sign_in
 from ledger.tsa import running_authority, with_authority
@@ -103,6 +105,10 @@ def fill(node: Node, tmp_path: Path) -> None:
     other_log = NoteSigner("comity/other", Ed25519PrivateKey.generate()).verifier()
     with node.uow() as uow:
         follow_log(uow, cli_actor("tester"), vkey=other_log.vkey, url="https://other.example")
+    evidence = tmp_path / "evidence.txt"
+    evidence.write_bytes(b"what was seen\n")
+    added = add_file(node, cli_actor("tester"), evidence)
+    download(node, cli_actor("tester"), added.item_id, tmp_path / "evidence-copy.txt")
     with running_authority(tmp_path / "tsa") as authority:
         stamping = with_authority(node, authority.url, authority.ca_file)
         assert timestamp_pending(stamping, cli_actor("tester")).ok

@@ -9,6 +9,9 @@ The node's secret key is never a default: it is generated on first start into
 ``<home>/secret.key`` with mode 0600, or supplied through ``COMITY_SECRET_KEY``. Outside
 the ``development`` environment a short or placeholder secret is refused.
 
+The evidence vault's encrypted blobs live in ``COMITY_VAULT_DIR`` (default
+``<home>/vault``); its index lives in the database.
+
 Time-stamping of checkpoints is off unless ``COMITY_TSA_URL`` names an RFC 3161
 authority; then ``COMITY_TSA_CA_FILE`` must name a readable PEM file of the roots its
 tokens chain to, or the settings are refused.
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("comity-data"), description="Data directory of the node.")
     environment: Environment = Environment.PRODUCTION
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home.")
+    vault_dir: Path | None = Field(
+        default=None, description="Where the evidence vault keeps its blobs; default home/vault."
+    )
     secret_key: SecretStr | None = Field(default=None, repr=False)
 
     node_name: str = Field(default="Comity node", min_length=1, max_length=200)
@@ -122,7 +128,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value
 
-    @field_validator("tsa_ca_file", mode="before")
+    @field_validator("tsa_ca_file", "vault_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -167,6 +173,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'comity.db').resolve()}"
+
+    @property
+    def resolved_vault_dir(self) -> Path:
+        return self.vault_dir if self.vault_dir is not None else self.home / "vault"
 
     @property
     def secret_file(self) -> Path:

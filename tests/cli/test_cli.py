@@ -526,6 +526,11 @@ def test_the_command_tree_is_complete() -> None:
         "ledger alarms",
         "ledger unfollow",
         "ledger timestamp",
+        "evidence",
+        "evidence add",
+        "evidence list",
+        "evidence show",
+        "evidence get",
     }
 
 

@@ -32,6 +32,19 @@ def test_a_blob_is_named_by_the_hash_of_its_bytes_and_reads_back(tmp_path: Path)
     assert write_blob(store, b"first part, second part") == name  # the same bytes, one copy
 
 
+def test_blobs_and_their_directories_are_the_owners_alone(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    path = store.path_of(write_blob(store, b"private"))
+    assert path.stat().st_mode & 0o777 == 0o600
+    for directory in (
+        path.parent,
+        path.parent.parent,
+        path.parent.parent.parent,
+        store.root / "tmp",
+    ):
+        assert directory.stat().st_mode & 0o777 == 0o700
+
+
 def test_the_empty_blob_is_a_blob(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "vault")
     name = write_blob(store)

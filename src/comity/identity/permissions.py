@@ -51,6 +51,9 @@ class Permission(StrEnum):
     TOKENS_OWN = "tokens:own"
     LEDGER_READ = "ledger:read"
     LEDGER_MANAGE = "ledger:manage"
+    EVIDENCE_ADD = "evidence:add"
+    EVIDENCE_READ = "evidence:read"
+    EVIDENCE_DOWNLOAD = "evidence:download"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -63,9 +66,18 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.TOKENS_OWN: "Create and revoke one's own API tokens for scripts.",
     Permission.LEDGER_READ: "Read ledger entries and proofs, followed logs and alarms.",
     Permission.LEDGER_MANAGE: "Make checkpoints, manage witnesses, follow and witness other logs.",
+    Permission.EVIDENCE_ADD: "Add files to the evidence vault, with their acquisition details.",
+    Permission.EVIDENCE_READ: (
+        "List evidence items and see their metadata, custody chain and integrity checks "
+        "(not their content)."
+    ),
+    Permission.EVIDENCE_DOWNLOAD: "Decrypt evidence items and get the originals (recorded).",
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
+_EVIDENCE_WORK = frozenset(
+    {Permission.EVIDENCE_ADD, Permission.EVIDENCE_READ, Permission.EVIDENCE_DOWNLOAD}
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: _EVERY_USER
@@ -77,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.AUDIT_READ,
         Permission.LEDGER_READ,
         Permission.LEDGER_MANAGE,
+        Permission.EVIDENCE_READ,
     },
     Role.AUDITOR: _EVERY_USER
     | {
@@ -84,14 +97,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ORGANISATIONS_READ,
         Permission.AUDIT_READ,
         Permission.LEDGER_READ,
+        Permission.EVIDENCE_READ,
     },
-    Role.DOCUMENTER: _EVERY_USER,
-    Role.INVESTIGATOR: _EVERY_USER | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ},
+    Role.DOCUMENTER: _EVERY_USER | _EVIDENCE_WORK,
+    Role.INVESTIGATOR: _EVERY_USER
+    | _EVIDENCE_WORK
+    | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ},
     Role.LEGAL_AID_LAWYER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
     Role.CASEWORKER: _EVERY_USER,
     Role.PROSECUTOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
     Role.CENTRAL_AUTHORITY_OFFICER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
-    Role.ANALYST: _EVERY_USER,
+    Role.ANALYST: _EVERY_USER | {Permission.EVIDENCE_READ},
 }
 
 

@@ -100,7 +100,10 @@ class _LocalWriter:
         self._name: str | None = None
 
     def __enter__(self) -> Self:
-        self._file = self._temporary.open("xb")
+        # Owner-only, like everything else in the data directory: blobs are encrypted,
+        # but their sizes and number are still nobody else's business.
+        descriptor = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(descriptor, "wb")
         return self
 
     def write(self, data: bytes, /) -> int:
@@ -117,7 +120,7 @@ class _LocalWriter:
         self._file.close()
         name = f"sha256/{self._hash.hexdigest()}"
         final = self._store.path_of(name)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        self._store.make_directories(final.parent)
         os.replace(self._temporary, final)  # same bytes, same name: replacing is harmless
         _fsync_directory(final.parent)
         self._name = name
@@ -141,7 +144,14 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.make_directories(self.root / "tmp")
+
+    def make_directories(self, directory: Path) -> None:
+        """``directory`` and any missing parent below the root, each owner-only."""
+        for level in reversed([directory, *directory.parents]):
+            if level.is_relative_to(self.root) and level != self.root:
+                level.mkdir(exist_ok=True, mode=0o700)
 
     def temporary_path(self) -> Path:
         return self.root / "tmp" / f"{secrets.token_hex(16)}.part"
