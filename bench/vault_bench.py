@@ -1,0 +1,206 @@
+"""Evidence vault benchmark: ingest speed and memory against the tools' limits, same run.
+
+Run from the repository root (figures are appended to bench/RESULTS.md):
+
+    python bench/vault_bench.py                        # the issue's sizes (2 GB, 10,000 files)
+    python bench/vault_bench.py --large-mb 500 --small 2000      # quicker
+
+On the same large file, in the same run:
+* ``openssl dgst -sha256 FILE``: the hashing limit (OpenSSL's SHA instructions);
+* ``sha256sum FILE``: coreutils' own SHA-256, for reference;
+* ``age -r RECIPIENT -o OUT FILE``: Debian's age encrypting the same bytes to disk;
+* Comity's ``add_file`` (age encryption with the plaintext SHA-256 in the same pass, the
+  blob written and fsynced, the item, custody row, ledger event and audit committed),
+  measured inside a fresh process that reports its own time and peak resident memory, for
+  a 100 MB file and for the large one (memory must stay flat between the two).
+
+Then ``--small`` files of 10 KB each, added one by one (one durable transaction each).
+Needs ``openssl``, ``sha256sum`` and ``age`` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from comity.identity.permissions import cli_actor
+from comity.node import Node, initialise
+from comity.settings import load_settings
+from comity.vault.ingest import add_file
+
+MB = 1024 * 1024
+CHUNK = 4 * MB
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from comity.identity.permissions import cli_actor
+from comity.node import Node
+from comity.settings import load_settings
+from comity.vault.ingest import add_file
+
+settings = load_settings(home=Path(sys.argv[1]), secret_key="b" * 48)
+node = Node.open(settings)
+started = time.perf_counter()
+result = add_file(node, cli_actor("bench"), Path(sys.argv[2]))
+elapsed = time.perf_counter() - started
+node.close()
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024, "new": result.created}))
+"""
+
+
+def make_file(path: Path, size: int) -> None:
+    """``size`` bytes that do not compress: random 4 MiB blocks, each a little different."""
+    block = os.urandom(CHUNK)
+    with path.open("wb") as out:
+        for counter, start in enumerate(range(0, size, CHUNK)):
+            out.write((counter.to_bytes(8, "big") + block[8:])[: min(CHUNK, size - start)])
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed tools
+    return time.perf_counter() - started
+
+
+def fresh_home(workdir: Path, name: str) -> Path:
+    home = workdir / name
+    node, _ = initialise(load_settings(home=home, secret_key="b" * 48))
+    node.close()
+    return home
+
+
+def ingest_in_child(home: Path, path: Path) -> dict[str, float]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", _CHILD, str(home), str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def small_files(workdir: Path, count: int) -> tuple[float, int]:
+    """Seconds to add ``count`` 10 KB files one by one in one process, and how many."""
+    folder = workdir / "small"
+    folder.mkdir()
+    for number in range(count):
+        (folder / f"photo-{number:05d}.jpg").write_bytes(
+            number.to_bytes(8, "big") + os.urandom(10 * 1024 - 8)
+        )
+    home = fresh_home(workdir, "small-node")
+    node = Node.open(load_settings(home=home, secret_key="b" * 48))
+    actor = cli_actor("bench")
+    files = sorted(folder.iterdir())
+    started = time.perf_counter()
+    for path in files:
+        add_file(node, actor, path)
+    elapsed = time.perf_counter() - started
+    node.close()
+    return elapsed, len(files)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large-mb", type=int, default=2048, help="size of the large file")
+    parser.add_argument("--small", type=int, default=10_000, help="number of 10 KB files")
+    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    args = parser.parse_args()
+    for tool in ("openssl", "sha256sum", "age", "age-keygen"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not on PATH (Debian: apt-get install openssl age).")
+
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory(prefix="comity-vault-bench-") as tmp:
+        workdir = Path(tmp)
+        large = workdir / "large.bin"
+        medium = workdir / "medium.bin"
+        make_file(large, args.large_mb * MB)
+        make_file(medium, 100 * MB)
+        size_mb = args.large_mb * MB / 1e6
+        keygen = subprocess.run(
+            ["age-keygen"],  # noqa: S607 - a tool on PATH, checked above
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        recipient = next(
+            line.split(": ", 1)[1]
+            for line in keygen.stderr.splitlines() + keygen.stdout.splitlines()
+            if line.startswith("Public key: ") or line.startswith("# public key: ")
+        )
+        openssl = timed(["openssl", "dgst", "-sha256", str(large)])
+        coreutils = timed(["sha256sum", str(large)])
+        age = timed(["age", "-r", recipient, "-o", str(workdir / "large.age"), str(large)])
+        (workdir / "large.age").unlink()
+        medium_run = ingest_in_child(fresh_home(workdir, "medium-node"), medium)
+        large_run = ingest_in_child(fresh_home(workdir, "large-node"), large)
+        ours = size_mb / large_run["seconds"]
+        say(
+            f"| ingest of a {args.large_mb:,} MiB file (`add_file`: age encryption, SHA-256, "
+            f"blob fsync, item + custody + ledger event + audit) | {ours:,.0f} MB/s "
+            f"({ours / (size_mb / openssl):.2f} of openssl) "
+            f"| `openssl dgst -sha256`: {size_mb / openssl:,.0f} MB/s; `sha256sum`: "
+            f"{size_mb / coreutils:,.0f} MB/s; `age -r` to disk: {size_mb / age:,.0f} MB/s "
+            "| ≥ 0.5 of openssl |"
+        )
+        say(
+            f"| peak resident memory of the ingesting process | {medium_run['peak_mb']:,.0f} MB "
+            f"at 100 MiB, {large_run['peak_mb']:,.0f} MB at {args.large_mb:,} MiB | — "
+            "| < 150 MB, flat |"
+        )
+        seconds, count = small_files(workdir, args.small)
+        say(
+            f"| {count:,} files of 10 KB added one by one (one durable transaction each) "
+            f"| {count / seconds:,.0f} files/s | — | ≥ 500 files/s |"
+        )
+
+    header = [
+        "",
+        f"## Evidence vault — {time.strftime('%Y-%m-%d')}",
+        "",
+        f"Machine: {machine()}. Command: `python bench/vault_bench.py "
+        + " ".join(sys.argv[1:])
+        + "`.",
+        "",
+        "| what | Comity | baseline in the same run | goal |",
+        "|---|---|---|---|",
+    ]
+    with args.results.open("a", encoding="utf-8") as out:
+        out.write("\n".join(header + lines) + "\n")
+    print(f"Figures appended to {args.results}")
+
+
+if __name__ == "__main__":
+    main()
