@@ -531,6 +531,9 @@ def test_the_command_tree_is_complete() -> None:
         "evidence list",
         "evidence show",
         "evidence get",
+        "evidence export",
+        "package",
+        "package verify",
     }
 
 

@@ -38,8 +38,9 @@ from comity.cli.common import (
 )
 from comity.errors import ComityError, ValidationError
 from comity.node import local_operator
-from comity.vault import ingest, items
-from comity.vault.models import VaultCustody, VaultItem
+from comity.vault import ingest, items, package
+from comity.vault.metadata import describe
+from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
 
 app = typer.Typer(
     help=(
@@ -118,6 +119,12 @@ def custody_json(row: VaultCustody) -> dict[str, Any]:
     }
 
 
+def metadata_json(row: VaultMetadata | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return row.extracted | {"versions": row.versions, "extracted_at": iso(row.extracted_at)}
+
+
 @app.command()
 def add(
     paths: Annotated[
@@ -172,6 +179,8 @@ def add(
                         f"{plural(result.size, 'byte')})",
                         soft_wrap=True,
                     )
+                    for other in result.near_duplicates:
+                        console.print(f"  looks like item {other}", soft_wrap=True)
     if as_json:
         print_json(
             {
@@ -238,7 +247,10 @@ def show(
         report = items.check_item(node, operator, item_id) if check else None
     item = view.item
     if as_json:
-        data = item_json(item) | {"custody": [custody_json(row) for row in view.custody]}
+        data = item_json(item) | {
+            "metadata": metadata_json(view.metadata),
+            "custody": [custody_json(row) for row in view.custody],
+        }
         if report is not None:
             data["check"] = {
                 "ok": report.ok,
@@ -257,6 +269,11 @@ def show(
         for name, value in item.acquisition.items():
             field(f"Acquisition {name}", str(value))
         field("Blob", f"{item.blob_name} ({plural(item.blob_size, 'byte')})")
+        if view.metadata is None:
+            field("Metadata", "not extracted (added before metadata extraction)")
+        else:
+            for label, value in describe(view.metadata.extracted):
+                field(label, value)
         chain = table("#", "action", "by", "at (UTC)", "ledger", whole=("at (UTC)", "ledger"))
         for number, row in enumerate(view.custody, start=1):
             chain.add_row(
@@ -301,5 +318,77 @@ def get(
     console.print(
         f"Wrote {done.path} ({plural(done.size, 'byte')}, SHA-256 {done.sha256}); "
         f"recorded as ledger entry {done.ledger_index}.",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def export(
+    item_ids: Annotated[list[str], typer.Argument(help="The ids of the items to export.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The package directory to make (new or empty).")
+    ],
+    recipient: Annotated[
+        str | None,
+        typer.Option(help="Encrypt the files to this age recipient (age1…) instead."),
+    ] = None,
+    as_json: JsonOutput = False,
+) -> None:
+    """Write a verifiable package: the items' files (decrypted, or encrypted to an age
+    recipient), a signed manifest of hashes, their custody events with inclusion proofs,
+    the cosigned checkpoint and a short report. The export is recorded per item.
+
+    Verify it with 'comity package verify DIR --key VKEY' or tools/verify_package.py.
+
+    Example: comity evidence export 0b6f3d0e-5c1e-4a53-9d7e-2a8e1f0c4b21 --out case-17
+    """
+    with opened_node() as node:
+        bar = Progress(
+            TextColumn("Exporting"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+            transient=True,
+            disable=as_json or not errors.is_terminal,
+        )
+        with bar:
+            task = bar.add_task("Exporting", total=None)
+            done = package.export_items(
+                node,
+                local_operator(),
+                item_ids,
+                out,
+                recipient=recipient,
+                progress=lambda count: bar.advance(task, count),
+            )
+    if as_json:
+        print_json(
+            {
+                "out": str(done.out_dir),
+                "checkpoint_size": done.checkpoint_size,
+                "manifest_sha256": done.manifest_sha256,
+                "items": [
+                    {
+                        "id": i.item_id,
+                        "path": i.path,
+                        "sha256": i.sha256,
+                        "ledger_index": i.ledger_index,
+                    }
+                    for i in done.items
+                ],
+            }
+        )
+        return
+    for exported in done.items:
+        console.print(
+            f"Exported {exported.item_id} → {exported.path}; recorded as ledger entry "
+            f"{exported.ledger_index}.",
+            soft_wrap=True,
+        )
+    console.print(
+        f"Package {done.out_dir}: {plural(len(done.items), 'item')}, checkpoint of "
+        f"{done.checkpoint_size} entries, manifest SHA-256 {done.manifest_sha256}.",
         soft_wrap=True,
     )

@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from comity.cli import audit, database, evidence, ledger, roles, start, tokens, users
+from comity.cli import audit, database, evidence, ledger, package, roles, start, tokens, users
 from comity.cli.common import errors
 from comity.errors import ComityError, ValidationError
 
@@ -55,6 +55,7 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(package.app, name="package")
 
 
 def main() -> None:

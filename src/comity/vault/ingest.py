@@ -13,13 +13,18 @@ whenever the process is stopped (even by ``SIGKILL``):
    ``tmp/``; one killed after it, an encrypted blob no item names yet.
 3. If an item with the same plaintext SHA-256 is already held, it is returned as it is
    and the new blob is deleted: re-running an interrupted command is safe.
-4. In one unit of work: the item row, its first custody row (``ingest``), the ledger
-   event ``evidence.ingest`` and an audit record; then one commit. Until that commit
-   nothing of the item is visible; after it, all of it is.
+4. Still outside any transaction, the metadata is read from the same open file
+   (:mod:`comity.vault.metadata`; read only, never an exception), the file is checked
+   not to have changed since it was opened, and the perceptual hash of an image is
+   compared with those of the items held to name its near-duplicates.
+5. In one unit of work: the item row, its metadata row, its first custody row
+   (``ingest``), the ledger event ``evidence.ingest`` and an audit record; then one
+   commit. Until that commit nothing of the item is visible; after it, all of it is.
 
 On the ledger the event carries the plaintext and blob digests, the size and media type;
 the original name and the acquisition details (which can identify a witness or a place)
-go only as salted commitments.
+go only as salted commitments. The metadata (GPS positions and capture times among it)
+stays in the node's database: nothing of it goes on the ledger.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from comity.node import Node
 from comity.vault.access import blob_store, check_text, key_manager, require_recorded
 from comity.vault.age import encrypt_with_file_key, generate_file_key
 from comity.vault.media import SNIFF_BYTES, sniff
-from comity.vault.models import VaultCustody, VaultItem, new_item_id
+from comity.vault.metadata import NEAR_DUPLICATE_DISTANCE, Metadata, extract_stream, hamming
+from comity.vault.models import VaultCustody, VaultItem, VaultMetadata, new_item_id
 
 MAX_NAME_LENGTH = 255
 MAX_DETAIL_LENGTH = 2000
@@ -77,7 +83,8 @@ class Acquisition:
 
 @dataclass(frozen=True)
 class AddResult:
-    """The item that holds the file; ``created`` is false when it was already held."""
+    """The item that holds the file; ``created`` is false when it was already held.
+    ``near_duplicates`` names the items held before whose images look like this one."""
 
     item_id: str
     name: str
@@ -85,6 +92,7 @@ class AddResult:
     size: int
     media_type: str
     created: bool
+    near_duplicates: tuple[str, ...] = ()
 
 
 class _Reading:
@@ -155,6 +163,47 @@ def _held(node: Node, sha256: str) -> VaultItem | None:
         return uow.session.scalars(select(VaultItem).where(VaultItem.sha256 == sha256)).first()
 
 
+def _near_duplicates(node: Node, perceptual_hash: str | None) -> list[dict[str, str | int]]:
+    """The items whose perceptual hash is within :data:`NEAR_DUPLICATE_DISTANCE` bits
+    of ``perceptual_hash``, closest first (compared here over every hash held)."""
+    if perceptual_hash is None:
+        return []
+    with node.uow() as uow:
+        held = uow.session.execute(
+            select(VaultMetadata.item_id, VaultMetadata.perceptual_hash).where(
+                VaultMetadata.perceptual_hash.is_not(None)
+            )
+        ).all()
+    close = [
+        (distance, item_id)
+        for item_id, other in held
+        if other is not None
+        and (distance := hamming(perceptual_hash, other)) <= NEAR_DUPLICATE_DISTANCE
+    ]
+    return [{"item_id": item_id, "distance": distance} for distance, item_id in sorted(close)]
+
+
+def _changed(stream: BinaryIO, opened: os.stat_result) -> bool:
+    """Whether the open file was written to since it was opened (its metadata must
+    describe the bytes that were hashed)."""
+    now = os.fstat(stream.fileno())
+    return (now.st_size, now.st_mtime_ns) != (opened.st_size, opened.st_mtime_ns)
+
+
+def _metadata_row(
+    item_id: str, metadata: Metadata, near: list[dict[str, str | int]]
+) -> VaultMetadata:
+    return VaultMetadata(
+        item_id=item_id,
+        extracted=metadata.to_json() | {"near_duplicates": near},
+        versions=dict(metadata.versions),
+        perceptual_hash=metadata.perceptual_hash,
+        gps_latitude=None if metadata.gps is None else metadata.gps.latitude,
+        gps_longitude=None if metadata.gps is None else metadata.gps.longitude,
+        captured_at=metadata.captured_utc,
+    )
+
+
 def _already_held(item: VaultItem) -> AddResult:
     return AddResult(
         item.id, item.original_name, item.sha256, item.size, item.media_type, created=False
@@ -175,6 +224,7 @@ def add_file(
     details = (acquisition or Acquisition()).given()
     name = path.name
     stream, expected_size = open_input(path)
+    opened = os.fstat(stream.fileno())
     store = blob_store(node)
     keys = key_manager(node)
     file_key = generate_file_key()
@@ -188,13 +238,21 @@ def add_file(
                 fields={"path": "changing"},
             )
         blob_name = blob.commit()
-    sha256 = encrypted.plaintext_sha256.hex()
-    media_type = sniff(reading.head)
-
-    existing = _held(node, sha256)
-    if existing is not None:
-        store.delete(blob_name)
-        return _already_held(existing)
+        sha256 = encrypted.plaintext_sha256.hex()
+        media_type = sniff(reading.head)
+        existing = _held(node, sha256)
+        if existing is not None:
+            store.delete(blob_name)
+            return _already_held(existing)
+        metadata = extract_stream(stream, media_type)
+        if _changed(stream, opened):
+            store.delete(blob_name)
+            raise ValidationError(
+                f"{path} changed while it was being read; add it again once it is no "
+                "longer written to.",
+                fields={"path": "changing"},
+            )
+    near = _near_duplicates(node, metadata.perceptual_hash)
 
     item_id = new_item_id()
     personal: Mapping[str, str] = {"original_name": name} | details
@@ -226,6 +284,7 @@ def add_file(
                 )
             )
             session.flush()
+            session.add(_metadata_row(item_id, metadata, near))
             session.add(
                 VaultCustody(
                     item_id=item_id,
@@ -251,7 +310,15 @@ def add_file(
             raise
         store.delete(blob_name)
         return _already_held(existing)
-    return AddResult(item_id, name, sha256, encrypted.plaintext_size, media_type, created=True)
+    return AddResult(
+        item_id,
+        name,
+        sha256,
+        encrypted.plaintext_size,
+        media_type,
+        created=True,
+        near_duplicates=tuple(str(entry["item_id"]) for entry in near),
+    )
 
 
 def files_under(path: Path) -> list[Path]:

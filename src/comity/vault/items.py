@@ -31,16 +31,18 @@ from comity.node import Node
 from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age import EncryptedFile
 from comity.vault.errors import AgeError
-from comity.vault.models import VaultCustody, VaultItem
+from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
 from comity.vault.streams import Writer
 
 
 @dataclass(frozen=True)
 class ItemView:
-    """One item and its custody chain, oldest action first."""
+    """One item, its custody chain (oldest action first) and the metadata read from it
+    at ingest (``None`` for an item added before metadata was extracted)."""
 
     item: VaultItem
     custody: Sequence[VaultCustody]
+    metadata: VaultMetadata | None = None
 
 
 @dataclass(frozen=True)
@@ -127,14 +129,15 @@ def list_items(node: Node, actor: Actor) -> Sequence[VaultItem]:
 
 
 def get_item(node: Node, actor: Actor, item_id: str) -> ItemView:
-    """One item's metadata and custody chain."""
+    """One item with its custody chain and extracted metadata."""
     require_recorded(node, actor, Permission.EVIDENCE_READ, "evidence.show", item_id)
     item = _item(node, item_id)
     with node.uow() as uow:
         custody = uow.session.scalars(
             select(VaultCustody).where(VaultCustody.item_id == item_id).order_by(VaultCustody.id)
         ).all()
-    return ItemView(item, custody)
+        metadata = uow.session.get(VaultMetadata, item_id)
+    return ItemView(item, custody, metadata)
 
 
 def _target(out_path: Path, *, force: bool) -> Path:

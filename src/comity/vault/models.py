@@ -6,7 +6,10 @@ acquisition details the person supplied, who added it and the ledger entry of it
 ingest. ``vault_custody`` is the custody chain: one row per action on an item (ingest,
 download …), each with the index of its ledger entry. Both are append-only (database
 triggers): originals are write-once, and a later legal deletion will add a tombstone
-row rather than remove one. The blobs themselves live in the blob store
+row rather than remove one. ``vault_metadata`` holds what was read from each file at
+ingest (:mod:`comity.vault.metadata`): one row per item, append-only too, with the
+perceptual hash, GPS position and capture time also in columns of their own so they can
+be searched. The blobs themselves live in the blob store
 (:mod:`comity.vault.blobs`), not in the database.
 """
 
@@ -16,7 +19,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comity.db import Base, UTCDateTime, utcnow
@@ -52,3 +55,16 @@ class VaultCustody(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ledger_index: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.idx"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class VaultMetadata(Base):
+    __tablename__ = "vault_metadata"
+
+    item_id: Mapped[str] = mapped_column(String(36), ForeignKey("vault_items.id"), primary_key=True)
+    extracted: Mapped[dict[str, Any]] = mapped_column(JSON)
+    versions: Mapped[dict[str, str]] = mapped_column(JSON)
+    perceptual_hash: Mapped[str | None] = mapped_column(String(16), index=True)
+    gps_latitude: Mapped[float | None] = mapped_column(Float)
+    gps_longitude: Mapped[float | None] = mapped_column(Float)
+    captured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    extracted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
