@@ -40,8 +40,10 @@ from comity.vault.ingest import add_file
 MB = 1024 * 1024
 CHUNK = 4 * MB
 
+# Peak memory is the child's VmHWM: ru_maxrss would not do, since Linux keeps it across
+# execve and the child would inherit the benchmark's own peak.
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from comity.identity.permissions import cli_actor
 from comity.node import Node
@@ -54,7 +56,8 @@ started = time.perf_counter()
 result = add_file(node, cli_actor("bench"), Path(sys.argv[2]))
 elapsed = time.perf_counter() - started
 node.close()
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+status = Path("/proc/self/status").read_text().splitlines()
+peak_kb = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024, "new": result.created}))
 """
 

@@ -14,7 +14,9 @@ from comity.vault.age import decrypt, encrypt
 from comity.vault.age_keys import X25519Identity
 
 STREAM_SIZE = 64 * 1024 * 1024
-PEAK_LIMIT = 2 * 1024 * 1024
+# Encryption holds a 1 MiB block being hashed beside the next one being encrypted, and
+# the reader's read-ahead: a few MiB whatever the stream's size.
+PEAK_LIMIT = 8 * 1024 * 1024
 
 
 class Generated:

@@ -45,6 +45,15 @@ def test_blobs_and_their_directories_are_the_owners_alone(tmp_path: Path) -> Non
         assert directory.stat().st_mode & 0o777 == 0o700
 
 
+def test_a_blob_of_many_blocks_is_named_by_all_its_bytes_in_order(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    pieces = [bytes([n % 251]) * 65_552 for n in range(57)]  # 3.6 MB in age-sized pieces
+    name = write_blob(store, *pieces)
+    assert name == "sha256/" + hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert store.check(name)
+    assert store.size(name) == 57 * 65_552
+
+
 def test_the_empty_blob_is_a_blob(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "vault")
     name = write_blob(store)

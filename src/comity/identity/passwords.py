@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,8 +13,14 @@ from comity.errors import ValidationError
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 "low memory" profile
-# Verifying against this keeps the time of a sign-in with an unknown name the same.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps the time of a sign-in with an unknown name the same.
+    Made on first use, not at import: an argon2 hash costs 64 MiB and a tenth of a second,
+    which every command that never checks a password would otherwise pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -22,7 +29,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +27,8 @@ from comity.vault.streams import Source, Writer
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16
 ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
+BLOCK_CHUNKS = 16  # chunks read, hashed and encrypted together: 1 MiB
+BLOCK_SIZE = BLOCK_CHUNKS * CHUNK_SIZE
 NONCE_SIZE = 16
 
 
@@ -47,22 +50,41 @@ def _nonce(counter: int, last: bool) -> bytes:
 
 
 def encrypt_payload(source: Source, writer: Writer, file_key: bytes) -> Plaintext:
-    """Writes the payload for everything ``source`` holds."""
+    """Writes the payload for everything ``source`` holds.
+
+    The plaintext is read a block of :data:`BLOCK_CHUNKS` chunks at a time. For inputs
+    longer than one block, hashing a block runs on a second thread while this one
+    encrypts and writes it (both release the GIL on large buffers), so a large file costs
+    about the longer of the two, not their sum; the digest still sees every byte in order.
+    """
     nonce = os.urandom(NONCE_SIZE)
     aead = _aead(file_key, nonce)
     writer.write(nonce)
     digest = hashlib.sha256()
     size = 0
     counter = 0
-    while True:
-        chunk = source.read(CHUNK_SIZE)
-        last = len(chunk) < CHUNK_SIZE or source.at_eof()
-        digest.update(chunk)
-        size += len(chunk)
-        writer.write(aead.encrypt(_nonce(counter, last), chunk, None))
-        if last:
-            return Plaintext(size, digest.digest())
-        counter += 1
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="age-sha256") as hasher:
+        hashing: Future[None] | None = None
+        while True:
+            block = source.read(BLOCK_SIZE)
+            end = len(block) < BLOCK_SIZE or source.at_eof()
+            if hashing is not None:
+                hashing.result()
+            if end and hashing is None:
+                digest.update(block)  # one block in all: no thread for small inputs
+            else:
+                hashing = hasher.submit(digest.update, block)
+            size += len(block)
+            starts = range(0, len(block), CHUNK_SIZE) if block else range(1)
+            for start in starts:
+                last = end and start + CHUNK_SIZE >= len(block)
+                chunk = block[start : start + CHUNK_SIZE]
+                writer.write(aead.encrypt(_nonce(counter, last), chunk, None))
+                counter += 1
+            if end:
+                if hashing is not None:
+                    hashing.result()
+                return Plaintext(size, digest.digest())
 
 
 def _authenticates(aead: ChaCha20Poly1305, nonce: bytes, chunk: bytes) -> bool:
