@@ -28,8 +28,10 @@ from comity.settings import Settings
 from comity.vault import ingest
 from comity.vault.ingest import add_file
 from comity.vault.items import get_item
-from comity.vault.metadata import Gps, Metadata, describe, extract, extract_stream, hamming
+from comity.vault.metadata import Gps, Metadata, extract, extract_stream
+from comity.vault.metadata_view import describe
 from comity.vault.models import VaultMetadata
+from comity.vault.perceptual import hamming
 from vault.vaulting import ledger_entries, ledger_ok, vault_state
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825

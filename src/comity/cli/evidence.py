@@ -39,7 +39,7 @@ from comity.cli.common import (
 from comity.errors import ComityError, ValidationError
 from comity.node import local_operator
 from comity.vault import ingest, items, package
-from comity.vault.metadata import describe
+from comity.vault.metadata_view import describe
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
 
 app = typer.Typer(

@@ -47,8 +47,9 @@ from comity.node import Node
 from comity.vault.access import blob_store, check_text, key_manager, require_recorded
 from comity.vault.age import encrypt_with_file_key, generate_file_key
 from comity.vault.media import SNIFF_BYTES, sniff
-from comity.vault.metadata import NEAR_DUPLICATE_DISTANCE, Metadata, extract_stream, hamming
+from comity.vault.metadata import Metadata, extract_stream
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata, new_item_id
+from comity.vault.perceptual import NEAR_DUPLICATE_DISTANCE, hamming
 
 MAX_NAME_LENGTH = 255
 MAX_DETAIL_LENGTH = 2000

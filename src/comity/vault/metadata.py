@@ -6,7 +6,8 @@ return a :class:`Metadata`: what the file says about itself, by kind —
 - **images** (Pillow): format, width and height, camera make and model, the capture time
   from EXIF ``DateTimeOriginal`` (with ``OffsetTimeOriginal`` when the camera wrote it),
   GPS position as decimal degrees (south and west negative, altitude in metres), and a
-  64-bit perceptual hash (:func:`dhash`) to find near-duplicates of items already held;
+  64-bit perceptual hash (:func:`comity.vault.perceptual.dhash`) to find near-duplicates
+  of items already held;
 - **PDF** (pypdf): title, author, subject, creator, producer, creation and modification
   dates, page count, PDF version and whether it is encrypted;
 - **audio and video** (mutagen): duration in seconds, codec, bitrate, sample rate and
@@ -19,10 +20,7 @@ hash; mutagen reads headers only) and every failure becomes a line of
 preserved. The file is only ever read: the caller's stream, or the path opened
 read-only.
 
-The perceptual hash is computed here (a dHash, a few lines over Pillow) rather than
-with the ``imagehash`` library, which would bring NumPy, SciPy and PyWavelets into
-every node for one function; the algorithm is fixed by :data:`EXTRACTOR_VERSION`, so
-hashes stored years apart stay comparable.
+How stored metadata is shown to people: :mod:`comity.vault.metadata_view`.
 """
 
 from __future__ import annotations
@@ -41,16 +39,14 @@ from typing import Any, BinaryIO
 
 import mutagen
 import pypdf
-from PIL import Image, ImageOps
+from PIL import Image
 from PIL import __version__ as pillow_version
 from pypdf.errors import PyPdfError
 
+from comity.vault.perceptual import dhash
+
 EXTRACTOR_VERSION = "1"
 """Version of this module's own rules (field names, the dHash); stored with each row."""
-
-HASH_BITS = 64
-NEAR_DUPLICATE_DISTANCE = 6
-"""Perceptual hashes at most this many bits apart are flagged as near-duplicates."""
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -159,29 +155,6 @@ class _Collected:
         self.captured: str | None = None
         self.perceptual_hash: str | None = None
         self.errors: list[str] = []
-
-
-def hamming(first: str, second: str) -> int:
-    """The number of bits in which two hex perceptual hashes differ."""
-    return (int(first, 16) ^ int(second, 16)).bit_count()
-
-
-def dhash(image: Image.Image) -> str:
-    """A 64-bit difference hash (dHash) of ``image``, as 16 hex digits.
-
-    The image is turned upright (EXIF orientation), made greyscale and shrunk to 9 by 8
-    pixels; each bit says whether a pixel is brighter than its right-hand neighbour, row
-    by row from the top left, most significant bit first. Resizing, recompression and
-    small colour changes move few bits; a different picture moves about half of them.
-    """
-    small = ImageOps.exif_transpose(image).convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = small.tobytes()  # one byte per pixel, row by row
-    value = 0
-    for row in range(8):
-        for column in range(8):
-            left, right = pixels[row * 9 + column], pixels[row * 9 + column + 1]
-            value = (value << 1) | (left > right)
-    return f"{value:016x}"
 
 
 def _text(value: object) -> str | None:
@@ -414,68 +387,3 @@ def extract(path: Path, media_type: str) -> Metadata:
     """The metadata of the file at ``path``, opened read-only (see :func:`extract_stream`)."""
     with path.open("rb") as stream:
         return extract_stream(stream, media_type)
-
-
-_PDF_LABELS = (
-    ("title", "PDF title"),
-    ("author", "PDF author"),
-    ("subject", "PDF subject"),
-    ("creator", "PDF creator"),
-    ("producer", "PDF producer"),
-    ("created", "PDF created"),
-    ("modified", "PDF modified"),
-    ("pages", "PDF pages"),
-)
-
-
-def _gps_text(gps: Mapping[str, Any]) -> str:
-    text = f"{gps['latitude']:.7f}, {gps['longitude']:.7f}"
-    if gps.get("altitude") is not None:
-        text += f", altitude {gps['altitude']:g} m"
-    return text
-
-
-def _media_text(fields: Mapping[str, Any]) -> str:
-    parts = [str(fields[name]) for name in ("container", "codec") if name in fields]
-    if "sample_rate" in fields:
-        parts.append(f"{fields['sample_rate']} Hz")
-    if "channels" in fields:
-        parts.append(f"{fields['channels']} channel{'s' if fields['channels'] != 1 else ''}")
-    if "bitrate" in fields:
-        parts.append(f"{round(fields['bitrate'] / 1000)} kbit/s")
-    return ", ".join(parts)
-
-
-def describe(extracted: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The stored metadata of an item (``vault_metadata.extracted``) as labelled lines
-    for people, in a fixed order; what was not found is left out."""
-    fields: Mapping[str, Any] = extracted.get("fields") or {}
-    kind = extracted.get("kind", "none")
-    lines = [("Metadata", "nothing read for this type of file" if kind == "none" else kind)]
-    if "width" in fields:
-        lines.append(("Dimensions", f"{fields['width']} x {fields['height']} pixels"))
-    captured = extracted.get("captured")
-    if captured:
-        known = dt.datetime.fromisoformat(captured).tzinfo is not None
-        zone = "" if known else " (camera clock, zone unknown)"
-        lines.append(("Captured", f"{captured}{zone}"))
-    camera = " ".join(fields[name] for name in ("camera_make", "camera_model") if name in fields)
-    if camera:
-        lines.append(("Camera", camera))
-    if extracted.get("gps"):
-        lines.append(("GPS", _gps_text(extracted["gps"])))
-    if "duration_seconds" in fields:
-        lines.append(("Duration", f"{fields['duration_seconds']:g} s"))
-    if _media_text(fields):
-        lines.append(("Media", _media_text(fields)))
-    lines.extend((label, str(fields[name])) for name, label in _PDF_LABELS if name in fields)
-    if kind == "pdf" and "encrypted" in fields:
-        lines.append(("PDF encrypted", "yes" if fields["encrypted"] else "no"))
-    if extracted.get("perceptual_hash"):
-        lines.append(("Perceptual hash", extracted["perceptual_hash"]))
-    lines.extend(
-        ("Near-duplicate", f"looks like item {near['item_id']} ({near['distance']} bits apart)")
-        for near in extracted.get("near_duplicates") or []
-    )
-    lines.extend(("Metadata note", str(error)) for error in extracted.get("errors") or [])
-    return lines
