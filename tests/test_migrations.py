@@ -23,10 +23,10 @@ from comity.identity.models import RecoveryCode
 from comity.identity.permissions import Role, cli_actor
 from comity.identity.tokens import create_token
 from comity.ledger.events import record_event
+from comity.ledger.following import follow_log
 from comity.ledger.models import LedgerAlarm
 from comity.ledger.note import NoteSigner
 from comity.ledger.timestamping import timestamp_pending
-from comity.ledger.witnessing import follow_log
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from comity.audit.models import AuditEvent
 from comity.ledger import checkpoints
+from comity.ledger.following import follow_log
 from comity.ledger.models import LedgerCheckpoint, LedgerTimestamp
 from comity.ledger.schedule import LedgerSchedule, checkpoint_if_grown
-from comity.ledger.witnessing import follow_log
 from comity.node import Node, local_operator
 from comity.settings import Settings
 from factories import append_events

@@ -25,7 +25,7 @@ from comity.errors import (
     ValidationError,
 )
 from comity.identity.permissions import Role
-from comity.ledger import checkpoints, cosignatures, merkle, services, store, witnessing
+from comity.ledger import checkpoints, cosignatures, following, merkle, services, store, witnessing
 from comity.ledger.checkpoint import (
     Checkpoint,
     Cosigner,
@@ -83,7 +83,7 @@ def origin(node: Node, witness: Node) -> str:
     with node.uow() as uow:
         services.add_witness(uow, local_operator(), vkey=witness_key(witness))
     with witness.uow() as uow:
-        witnessing.follow_log(uow, local_operator(), vkey=log_key(node), url=LOG_URL + "/")
+        following.follow_log(uow, local_operator(), vkey=log_key(node), url=LOG_URL + "/")
     return origin_of(node)
 
 
@@ -175,7 +175,7 @@ def test_both_nodes_witness_each_other(
     with witness.uow() as uow:
         services.add_witness(uow, local_operator(), vkey=witness_key(node))
     with node.uow() as uow:
-        witnessing.follow_log(uow, local_operator(), vkey=log_key(witness), url="http://w.example")
+        following.follow_log(uow, local_operator(), vkey=log_key(witness), url="http://w.example")
     append_events(witness, 2, checkpoint=True)
     with (
         TestClient(create_app(witness), base_url="http://w.example") as client,
@@ -503,7 +503,7 @@ def test_malformed_input_is_refused(
 
 def follow(node: Node, vkey: str, url: str = "https://log.example") -> LedgerFollowedLog:
     with node.uow() as uow:
-        return witnessing.follow_log(uow, local_operator(), vkey=vkey, url=url)
+        return following.follow_log(uow, local_operator(), vkey=vkey, url=url)
 
 
 def test_follow_starts_from_the_empty_tree(node: Node, witness: Node) -> None:
@@ -569,11 +569,11 @@ def test_witnessing_needs_its_permissions(
     documenter = actor_for(make_user(witness, Role.DOCUMENTER))
     with witness.uow() as uow:
         with pytest.raises(PermissionDenied):
-            witnessing.follow_log(uow, auditor, vkey=log_key(node), url=LOG_URL)
+            following.follow_log(uow, auditor, vkey=log_key(node), url=LOG_URL)
         with pytest.raises(PermissionDenied):
             witnessing.witness_log(uow, auditor, witness.keys, origin, transport)
-        assert len(witnessing.list_followed(uow, auditor)) == 1
-        assert witnessing.list_alarms(uow, auditor) == []
-        for read in (witnessing.list_followed, witnessing.list_alarms):
+        assert len(following.list_followed(uow, auditor)) == 1
+        assert following.list_alarms(uow, auditor) == []
+        for read in (following.list_followed, following.list_alarms):
             with pytest.raises(PermissionDenied):
                 read(uow, documenter)

@@ -22,7 +22,7 @@ from comity.cli.common import (
     when,
 )
 from comity.errors import ComityError
-from comity.ledger import services, witnessing
+from comity.ledger import following, services, witnessing
 from comity.ledger.models import (
     LedgerAlarm,
     LedgerFollowedLog,
@@ -146,7 +146,7 @@ def follow(
     --url https://comity.partner.example
     """
     with opened_node() as node, node.uow() as uow:
-        row = witnessing.follow_log(uow, local_operator(), vkey=vkey, url=url)
+        row = following.follow_log(uow, local_operator(), vkey=vkey, url=url)
     if as_json:
         print_json(followed_json(row))
         return
@@ -174,7 +174,7 @@ def unfollow(
     Example: comity ledger unfollow 'comity/3a53f320-…'
     """
     with opened_node() as node, node.uow() as uow:
-        row = witnessing.unfollow_log(uow, local_operator(), origin)
+        row = following.unfollow_log(uow, local_operator(), origin)
     if as_json:
         print_json(followed_json(row))
         return
@@ -220,26 +220,14 @@ def witness_run(
 
     Example: comity ledger witness-run
     """
-    actor = local_operator()
-    outcomes: list[tuple[str, witnessing.WitnessResult | ComityError]] = []
     with opened_node() as node, HttpTransport() as transport:
-        if origin is not None:
-            origins = [origin]
-        else:
-            with node.uow() as uow:
-                origins = [row.origin for row in witnessing.list_followed(uow, actor)]
-        for name in origins:
-            # One round, one unit of work, per log: one log's trouble does not stop the rest.
-            with node.uow() as uow:
-                try:
-                    outcome: witnessing.WitnessResult | ComityError = witnessing.witness_log(
-                        uow, actor, node.keys, name, transport
-                    )
-                except ComityError as exc:
-                    outcome = exc
-            outcomes.append((name, outcome))
-            if not as_json:
-                _print_outcome(name, outcome)
+        outcomes = witnessing.witness_logs(
+            node,
+            local_operator(),
+            transport,
+            [origin] if origin is not None else None,
+            on_outcome=None if as_json else _print_outcome,
+        )
     if as_json:
         print_json([_outcome_json(name, outcome) for name, outcome in outcomes])
     elif not outcomes:
@@ -295,7 +283,7 @@ def alarms(as_json: JsonOutput = False) -> None:
     Example: comity ledger alarms --json > alarms.json
     """
     with opened_node() as node, node.uow() as uow:
-        found = witnessing.list_alarms(uow, local_operator())
+        found = following.list_alarms(uow, local_operator())
     if as_json:
         print_json([alarm_json(row) for row in found])
         return
@@ -335,7 +323,7 @@ def followed(as_json: JsonOutput = False) -> None:
     Example: comity ledger followed --json
     """
     with opened_node() as node, node.uow() as uow:
-        found = witnessing.list_followed(uow, local_operator())
+        found = following.list_followed(uow, local_operator())
     if as_json:
         print_json([followed_json(row) for row in found])
         return

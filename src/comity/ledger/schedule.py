@@ -23,14 +23,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from comity.audit.services import record
 from comity.errors import ComityError
 from comity.identity.permissions import Actor, Permission, system_actor
 from comity.ledger import checkpoints, store, witnessing
 from comity.ledger.timestamping import timestamp_pending
-from comity.ledger.transport import HttpTransport, Transport
+from comity.ledger.transport import HttpTransport
 from comity.node import Node
 
 log = logging.getLogger(__name__)
@@ -62,31 +62,6 @@ def checkpoint_if_grown(node: Node) -> int | None:
         return row.size
 
 
-@dataclass
-class WitnessRound:
-    """What one scheduled round did: the logs cosigned, and the ones that failed (why)."""
-
-    cosigned: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-def witness_followed(node: Node, transport: Transport) -> WitnessRound:
-    """One witnessing round of every followed log; one log's trouble does not stop the rest."""
-    actor = duty_actor("witness")
-    with node.uow() as uow:
-        origins = [row.origin for row in witnessing.list_followed(uow, actor)]
-    outcome = WitnessRound()
-    for origin in origins:
-        with node.uow() as uow:
-            try:
-                witnessing.witness_log(uow, actor, node.keys, origin, transport)
-            except ComityError as exc:
-                outcome.failed[origin] = exc.message
-            else:
-                outcome.cosigned.append(origin)
-    return outcome
-
-
 def _checkpoint_duty(node: Node) -> None:
     size = checkpoint_if_grown(node)
     if size is not None:
@@ -101,9 +76,10 @@ def _checkpoint_duty(node: Node) -> None:
 
 def _witness_duty(node: Node) -> None:
     with HttpTransport() as transport:
-        outcome = witness_followed(node, transport)
-    for origin, reason in outcome.failed.items():
-        log.warning("Witnessing %s failed: %s", origin, reason)
+        outcomes = witnessing.witness_logs(node, duty_actor("witness"), transport)
+    for origin, outcome in outcomes:
+        if isinstance(outcome, ComityError):
+            log.warning("Witnessing %s failed: %s", origin, outcome.message)
 
 
 @dataclass

@@ -22,6 +22,9 @@ sign-in does.
 The log side, receiving the cosignatures of our own checkpoints, is
 :mod:`comity.ledger.cosignatures`.
 
+Following and unfollowing logs, and listing them and the alarms:
+:mod:`comity.ledger.following`.
+
 The network is reached only through :class:`~comity.ledger.transport.Transport`, and
 no database transaction is held open while a peer answers.
 """
@@ -29,10 +32,9 @@ no database transaction is held open while a peer answers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,26 +43,28 @@ from comity.audit.models import Outcome
 from comity.audit.services import record
 from comity.db import UnitOfWork, utcnow
 from comity.errors import (
+    ComityError,
     Conflict,
     NotFound,
     PeerAnswerInvalid,
     PeerUnreachable,
-    ValidationError,
 )
 from comity.identity.permissions import Actor, Permission, require
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, merkle, proofs
+from comity.ledger import checkpoints, proofs
 from comity.ledger.checkpoint import (
     Checkpoint,
     verify_checkpoint,
 )
 from comity.ledger.errors import CheckpointError, NoteError, ProofError
+from comity.ledger.following import list_followed
 from comity.ledger.models import (
     LedgerAlarm,
     LedgerFollowedLog,
 )
 from comity.ledger.note import NoteVerifier, b64decode_strict, b64encode
 from comity.ledger.transport import Transport
+from comity.node import Node
 
 ROLLBACK = "rollback"
 SPLIT_VIEW = "split_view"
@@ -71,8 +75,6 @@ CHECKPOINT_PATH = "/api/v1/ledger/checkpoint"
 CONSISTENCY_PATH = "/api/v1/ledger/proof/consistency"
 COSIGNATURES_PATH = "/api/v1/ledger/cosignatures"
 EVIDENCE_FORMAT = "comity-ledger-alarm/v1"
-
-MAX_URL = 500
 
 
 class WitnessAlarm(Conflict):
@@ -92,122 +94,6 @@ class WitnessResult:
     old_size: int
     new_size: int
     cosigned: bool
-
-
-# --- following ---------------------------------------------------------------------------
-
-
-def _base_url(url: str) -> str:
-    """``url`` as a base to append API paths to: http(s), a host, no query or fragment."""
-    value = url.strip()
-    parts = urlsplit(value)
-    if (
-        parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-        or len(value) > MAX_URL
-    ):
-        raise ValidationError(
-            f"{url!r} is not a node's base URL: give http:// or https://, a host, and no "
-            "query, fragment or password (for example https://comity.example.org).",
-            fields={"url": "invalid"},
-        )
-    return value.rstrip("/")
-
-
-def follow_log(uow: UnitOfWork, actor: Actor, *, vkey: str, url: str) -> LedgerFollowedLog:
-    """Witness the log whose checkpoints ``vkey`` signs, served at base URL ``url``.
-
-    The key must come from the log's operator by a channel both trust; its name is the
-    log's origin. The first round checks the log from size 0.
-    """
-    require(actor, Permission.LEDGER_MANAGE)
-    try:
-        verifier = NoteVerifier.from_vkey(vkey.strip())
-    except NoteError as exc:
-        raise ValidationError(
-            f"Not a log key: {exc.message} A log key is 'Log key' in the other node's "
-            "'comity ledger status'.",
-            fields={"vkey": "invalid"},
-        ) from None
-    base = _base_url(url)
-    session = uow.session
-    if verifier.name == checkpoints.origin(session):
-        raise ValidationError(
-            "That is this node's own log; a node cannot witness itself.",
-            fields={"vkey": "own_log"},
-        )
-    if session.scalars(
-        select(LedgerFollowedLog).where(LedgerFollowedLog.origin == verifier.name)
-    ).first():
-        raise Conflict(f"This node already follows the log {verifier.name}.")
-    row = LedgerFollowedLog(
-        origin=verifier.name,
-        vkey=verifier.vkey,
-        url=base,
-        last_size=0,
-        last_root=merkle.EMPTY_ROOT,
-        last_note="",
-    )
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        actor,
-        "ledger.follow",
-        target_type="followed_log",
-        target_id=str(row.id),
-        detail={"origin": row.origin, "url": row.url},
-    )
-    uow.commit()
-    return row
-
-
-def unfollow_log(uow: UnitOfWork, actor: Actor, origin: str) -> LedgerFollowedLog:
-    """Stop witnessing the log ``origin`` and forget what this node had verified of it.
-
-    The last checkpoint verified is kept in the audit trail (and the alarms, if any, stay
-    where they are); following the log again starts over from size 0.
-    """
-    require(actor, Permission.LEDGER_MANAGE)
-    session = uow.session
-    row = session.scalars(
-        select(LedgerFollowedLog).where(LedgerFollowedLog.origin == origin.strip())
-    ).first()
-    if row is None:
-        raise NotFound(
-            f"This node follows no log named {origin!r}; 'comity ledger followed' lists them."
-        )
-    record(
-        session,
-        actor,
-        "ledger.unfollow",
-        target_type="followed_log",
-        target_id=str(row.id),
-        detail={
-            "origin": row.origin,
-            "url": row.url,
-            "last_size": row.last_size,
-            "last_checkpoint": row.last_note,
-        },
-    )
-    session.delete(row)
-    uow.commit()
-    return row
-
-
-def list_followed(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerFollowedLog]:
-    require(actor, Permission.LEDGER_READ)
-    return uow.session.scalars(select(LedgerFollowedLog).order_by(LedgerFollowedLog.origin)).all()
-
-
-def list_alarms(uow: UnitOfWork, actor: Actor) -> Sequence[LedgerAlarm]:
-    """Every alarm, newest first."""
-    require(actor, Permission.LEDGER_READ)
-    return uow.session.scalars(select(LedgerAlarm).order_by(LedgerAlarm.id.desc())).all()
 
 
 # --- a witnessing round ------------------------------------------------------------------
@@ -419,3 +305,35 @@ def witness_log(
             f"cosignature over: {exc.message} The next round cosigns it again and retries."
         ) from None
     return WitnessResult(origin, followed.last_size, served.size, cosigned=True)
+
+
+OnOutcome = Callable[[str, "WitnessResult | ComityError"], None]
+
+
+def witness_logs(
+    node: Node,
+    actor: Actor,
+    transport: Transport,
+    origins: Sequence[str] | None = None,
+    on_outcome: OnOutcome | None = None,
+) -> list[tuple[str, WitnessResult | ComityError]]:
+    """One round of each log in ``origins`` (default: every followed log), each in its
+    own unit of work, so that one log's trouble does not stop the rest. Every outcome (a
+    result, or the error that ended that round) is returned, and given to ``on_outcome``
+    as it comes."""
+    if origins is None:
+        with node.uow() as uow:
+            origins = [row.origin for row in list_followed(uow, actor)]
+    outcomes: list[tuple[str, WitnessResult | ComityError]] = []
+    for origin in origins:
+        with node.uow() as uow:
+            try:
+                outcome: WitnessResult | ComityError = witness_log(
+                    uow, actor, node.keys, origin, transport
+                )
+            except ComityError as exc:
+                outcome = exc
+        outcomes.append((origin, outcome))
+        if on_outcome is not None:
+            on_outcome(origin, outcome)
+    return outcomes

@@ -22,7 +22,7 @@ from comity.db import UnitOfWork
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.keys import KeyStore
-from comity.ledger import checkpoints, cosignatures, services, witnessing
+from comity.ledger import checkpoints, cosignatures, following, services
 from comity.ledger.note import b64decode_strict
 from comity.web.api.ledger_schemas import (
     AlarmOut,
@@ -169,4 +169,4 @@ def receive_cosignature(
 def ledger_alarms(uow: UoW, actor: Caller) -> list[AlarmOut]:
     """Alarms raised while witnessing other logs (rollback, split view, inconsistent),
     newest first, each with its evidence."""
-    return [AlarmOut.of(row) for row in witnessing.list_alarms(uow, actor)]
+    return [AlarmOut.of(row) for row in following.list_alarms(uow, actor)]
