@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import platform
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from report import append_results
 
 from comity.identity.permissions import cli_actor
 from comity.ledger import checkpoints, merkle, services, store
@@ -177,19 +176,6 @@ def verify_time(node: Node) -> tuple[float, int]:
     return elapsed, report.size
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    python = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} cores, Python {python}, SQLite {sqlite3.sqlite_version}"
-
-
 Say = Callable[[str], None]
 
 
@@ -277,20 +263,7 @@ def main() -> None:
         if "proofs" in stages:
             proofs_stage(workdir, args, say)
 
-    header = [
-        "",
-        f"## Ledger — {time.strftime('%Y-%m-%d')}",
-        "",
-        f"Machine: {machine()}. Command: `python bench/ledger_bench.py "
-        + " ".join(sys.argv[1:])
-        + "`.",
-        "",
-        "| what | Comity | baseline in the same run | goal |",
-        "|---|---|---|---|",
-    ]
-    with args.results.open("a", encoding="utf-8") as out:
-        out.write("\n".join(header + lines) + "\n")
-    print(f"Figures appended to {args.results}")
+    append_results(args.results, "Ledger", lines)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import append_results
 
 from comity.identity.permissions import cli_actor
 from comity.node import Node, initialise
@@ -114,21 +114,6 @@ def small_files(workdir: Path, count: int) -> tuple[float, int]:
     return elapsed, len(files)
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large-mb", type=int, default=2048, help="size of the large file")
@@ -189,20 +174,7 @@ def main() -> None:
             f"| {count / seconds:,.0f} files/s | — | ≥ 500 files/s |"
         )
 
-    header = [
-        "",
-        f"## Evidence vault — {time.strftime('%Y-%m-%d')}",
-        "",
-        f"Machine: {machine()}. Command: `python bench/vault_bench.py "
-        + " ".join(sys.argv[1:])
-        + "`.",
-        "",
-        "| what | Comity | baseline in the same run | goal |",
-        "|---|---|---|---|",
-    ]
-    with args.results.open("a", encoding="utf-8") as out:
-        out.write("\n".join(header + lines) + "\n")
-    print(f"Figures appended to {args.results}")
+    append_results(args.results, "Evidence vault", lines)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from comity.audit.services import record
 from comity.errors import ComityError
 from comity.identity.permissions import Actor, Permission, system_actor
 from comity.ledger import checkpoints, store, witnessing
@@ -44,22 +43,11 @@ def duty_actor(duty: str) -> Actor:
 
 def checkpoint_if_grown(node: Node) -> int | None:
     """Sign a checkpoint if the ledger grew since the latest one; its size, else ``None``."""
-    actor = duty_actor("checkpoint")
     with node.uow() as uow:
         latest = checkpoints.latest(uow.session)
         if latest is not None and latest.size == store.size(uow.session):
             return None
-        row = checkpoints.ensure_checkpoint(uow.session, node.keys)
-        record(
-            uow.session,
-            actor,
-            "ledger.checkpoint",
-            target_type="checkpoint",
-            target_id=str(row.size),
-            detail={"scheduled": True},
-        )
-        uow.commit()
-        return row.size
+        return checkpoints.make_checkpoint(uow, node.keys, duty_actor("checkpoint")).size
 
 
 def _checkpoint_duty(node: Node) -> None:
