@@ -3,6 +3,7 @@ on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from comity import db
 from comity.audit.models import AuditEvent
 from comity.audit.services import record
-from comity.db import Base
+from comity.db import Base, utcnow
 from comity.errors import InvalidCredentials
 from comity.identity.authn import login
 from comity.identity.models import RecoveryCode
@@ -30,8 +31,13 @@ from comity.ledger.timestamping import timestamp_pending
 from comity.node import Node, initialise
 from comity.secretbox import token_hash
 from comity.settings import load_settings
-from comity.vault.ingest import add_file
+from comity.vault.captures import add_capture
+from comity.vault.deletion import approve_deletion, request_deletion
+from comity.vault.derive import add_derived
+from comity.vault.ingest import Acquisition, add_file
 from comity.vault.items import download
+from comity.vault.timestamps import timestamp_pending_items
+from comity.vault.uploads import start_upload, write_chunk
 from conftest import TEST_SECRET
 from factories import cosign_latest, make_user, sign_in
 from ledger.tsa import running_authority, with_authority
@@ -109,9 +115,23 @@ def fill(node: Node, tmp_path: Path) -> None:
     evidence.write_bytes(b"what was seen\n")
     added = add_file(node, cli_actor("tester"), evidence)
     download(node, cli_actor("tester"), added.item_id, tmp_path / "evidence-copy.txt")
+    upload = start_upload(
+        node, cli_actor("tester"), name="upload.txt", size=5, acquisition=Acquisition()
+    )
+    write_chunk(node, cli_actor("tester"), upload.id, "bytes 0-4/5", b"heard")
+    add_capture(node, cli_actor("tester"), "https://example.org/", utcnow(), {"html": evidence})
+    (tmp_path / "evidence-redacted.txt").write_bytes(b"what was [redacted]\n")
+    copy = add_derived(
+        node, cli_actor("tester"), added.item_id, tmp_path / "evidence-redacted.txt", "redact"
+    )
+    deletion = request_deletion(node, cli_actor("tester"), copy.item_id, "Court order", "2027/1")
+    approve_deletion(node, cli_actor("other"), deletion.id)
     with running_authority(tmp_path / "tsa") as authority:
         stamping = with_authority(node, authority.url, authority.ca_file)
         assert timestamp_pending(stamping, cli_actor("tester")).ok
+        items = stamping.settings.model_copy(update={"vault_timestamps": True})
+        stamping = dataclasses.replace(stamping, settings=items)
+        assert timestamp_pending_items(stamping, cli_actor("tester")).ok
 
 
 def test_upgrade_downgrade_and_upgrade_again_with_data(empty_database: str, tmp_path: Path) -> None:

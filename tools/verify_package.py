@@ -21,12 +21,21 @@ What it checks, in order:
 
 1. the node's signature (``manifest.sig``) over the SHA-256 of ``manifest.json``;
 2. the checkpoint (``checkpoint.txt``): signed by the log key, size as in the manifest;
-3. every listed file (the evidence files, the report, time-stamp tokens, the
-   checkpoint): its SHA-256 is the one in the manifest, and no unlisted file is present;
+3. every listed file (the evidence files, the report, the CASE/UCO provenance file,
+   time-stamp tokens, the checkpoint): its SHA-256 is the one in the manifest, and no
+   unlisted file is present;
 4. every custody event: its ledger entry is in the log, by its inclusion proof against
    the checkpoint's root, and it is about this item with this item's SHA-256;
-5. the ingest event of each item: its size and media type are the item's, and its
-   commitments open, with the salt included, to the item's name and acquisition details.
+5. the ingest event of each item: its size and media type are the item's (and, for a
+   derived copy, its parent's SHA-256 and the operation are ``derived_from``'s), and its
+   commitments open, with the salt included, to the item's name and acquisition details;
+6. the web captures an item belongs to: the capture's entry (in the item's custody
+   chain) lists the item and the group's members, and its commitments open to the
+   group's URL, capture time and title;
+7. the item's RFC 3161 time-stamp tokens: each is recorded by an ``evidence.timestamped``
+   entry of the item with the token's SHA-256, and its imprint is the item's SHA-256.
+   The authority's signature is left to OpenSSL (``openssl ts -verify -data FILE -in
+   TOKEN -token_in -CAfile ROOT``), which this program does not replace.
 
 It prints one line per problem, naming the file, item or ledger entry, and exits with
 status 1 if there is any problem, 0 otherwise.
@@ -234,10 +243,11 @@ def check_item_file(problems: Problems, root: Path, item: dict[str, Any]) -> Non
 def check_item(
     problems: Problems, root: Path, item: dict[str, Any], checkpoint: tuple[int, bytes] | None
 ) -> int:
-    """Checks 3, 4 and 5 for one item; the number of ledger entries seen."""
+    """Checks 3 to 7 for one item; the number of ledger entries seen."""
     item_id = str(item.get("id"))
     check_item_file(problems, root, item)
     entries, ingest_seen = 0, False
+    bodies: dict[Any, dict[str, Any]] = {}
     for event in item.get("custody", []):
         where = f"item {item_id}, ledger entry {event.get('ledger_index')}"
         try:
@@ -263,6 +273,10 @@ def check_item(
             else:
                 if found != tree_root:
                     problems.add(where, "not proven to be in the log: the proof misses the root")
+        bodies[event.get("ledger_index")] = body
+        if body.get("type") == "evidence.capture":  # check 6: about the item's group
+            check_capture(problems, where, item, event, body)
+            continue
         if (body.get("subject") or {}).get("id") != item_id:
             problems.add(where, "the entry is about another item")
         if (body.get("digests") or {}).get("sha256") != item.get("sha256"):
@@ -272,7 +286,122 @@ def check_item(
             check_ingest(problems, where, item, body)
     if not ingest_seen:
         problems.add(f"item {item_id}", "its ingest event is not in the package")
+    check_item_timestamps(problems, root, item, bodies)
     return entries
+
+
+def member_key(member: Any) -> tuple[str, str, str]:
+    return (str(member.get("item_id")), str(member.get("role")), str(member.get("sha256")))
+
+
+def check_capture(
+    problems: Problems,
+    where: str,
+    item: dict[str, Any],
+    event: dict[str, Any],
+    body: dict[str, Any],
+) -> None:
+    """Check 6: the capture's entry is about a group the item names, lists the item in
+    its role and the group's members, and its commitments open to the group's values."""
+    index = event.get("ledger_index")
+    group = next((g for g in item.get("groups", []) if g.get("ledger_index") == index), None)
+    if group is None or (body.get("subject") or {}).get("id") != group.get("id"):
+        problems.add(where, "the capture entry is not about a group the item names")
+        return
+    members = [member_key(m) for m in (body.get("data") or {}).get("members", [])]
+    if (str(item.get("id")), str(group.get("role")), str(item.get("sha256"))) not in members:
+        problems.add(where, "the capture entry does not list the item in its role")
+    if sorted(members) != sorted(member_key(m) for m in group.get("members", [])):
+        problems.add(where, "the group's members are not the capture entry's")
+    openings = group.get("openings") or {}
+    values = openings.get("values") or {}
+    expected = {"url": group.get("url"), "captured_at": group.get("captured_at")}
+    if group.get("title"):
+        expected["title"] = group.get("title")
+    if values != expected:
+        problems.add(where, "the opened values are not the group's URL, capture time and title")
+    try:
+        salt = b64decode(openings.get("salt"))
+    except (TypeError, ValueError, binascii.Error):
+        problems.add(where, "the salt of the capture's commitments is missing or malformed")
+        return
+    committed = body.get("commitments") or {}
+    for name, value in values.items():
+        if not hmac.compare_digest(commitment(salt, name, str(value)), committed.get(name, "")):
+            problems.add(where, f"the commitment to {name!r} does not open to {value!r}")
+
+
+# --- RFC 3161 tokens: only the message imprint is read (RFC 3161 §2.4.2, RFC 5652) ----
+
+SHA256_OID = bytes.fromhex("608648016503040201")  # 2.16.840.1.101.3.4.2.1, DER content
+
+
+def der_elements(data: bytes) -> list[tuple[int, bytes]]:
+    """The DER elements that make up ``data``: (tag, content) each."""
+    found, offset = [], 0
+    while offset < len(data):
+        if offset + 2 > len(data):
+            raise ValueError("truncated DER")
+        tag, length = data[offset], data[offset + 1]
+        offset += 2
+        if length & 0x80:
+            count = length & 0x7F
+            if not 1 <= count <= 4 or offset + count > len(data):
+                raise ValueError("unsupported DER length")
+            length = int.from_bytes(data[offset : offset + count], "big")
+            offset += count
+        if offset + length > len(data):
+            raise ValueError("truncated DER")
+        found.append((tag, data[offset : offset + length]))
+        offset += length
+    return found
+
+
+def der_child(content: bytes, index: int, tag: int) -> bytes:
+    """The content of the ``index``-th element of ``content``, which must have ``tag``."""
+    elements = der_elements(content)
+    if index >= len(elements) or elements[index][0] != tag:
+        raise ValueError("not an RFC 3161 time-stamp token")
+    return elements[index][1]
+
+
+def token_imprint(token: bytes) -> bytes:
+    """The SHA-256 a time-stamp token covers: ContentInfo → SignedData →
+    encapContentInfo → eContent (TSTInfo) → messageImprint."""
+    [(tag, content_info)] = der_elements(token)
+    if tag != 0x30:
+        raise ValueError("not an RFC 3161 time-stamp token")
+    signed = der_child(der_child(content_info, 1, 0xA0), 0, 0x30)
+    tst_info = der_child(der_child(der_child(signed, 2, 0x30), 1, 0xA0), 0, 0x04)
+    imprint = der_child(der_child(tst_info, 0, 0x30), 2, 0x30)
+    if der_child(der_child(imprint, 0, 0x30), 0, 0x06) != SHA256_OID:
+        raise ValueError("its imprint is not a SHA-256")
+    return der_child(imprint, 1, 0x04)
+
+
+def check_item_timestamps(
+    problems: Problems, root: Path, item: dict[str, Any], bodies: dict[Any, dict[str, Any]]
+) -> None:
+    """Check 7: the item's tokens, each recorded in its chain and covering its SHA-256."""
+    item_id = str(item.get("id"))
+    for stamp in item.get("timestamps", []):
+        where = str(stamp.get("path"))
+        path = check_file(problems, root, stamp.get("path"), stamp.get("sha256"))
+        if path is None:
+            continue
+        if not where.startswith(f"timestamps/{item_id}/"):
+            problems.add(where, f"not in the time-stamp folder of item {item_id}")
+        body = bodies.get(stamp.get("ledger_index")) or {}
+        recorded = (body.get("digests") or {}).get("token_sha256")
+        if body.get("type") != "evidence.timestamped" or recorded != stamp.get("sha256"):
+            problems.add(where, "no evidence.timestamped entry of the item records this token")
+        try:
+            imprint = token_imprint(path.read_bytes()).hex()
+        except ValueError as exc:
+            problems.add(where, f"the time-stamp token cannot be read: {exc}")
+            continue
+        if imprint != item.get("sha256"):
+            problems.add(where, f"the token is for other bytes: its imprint is {imprint}")
 
 
 def check_ingest(
@@ -284,6 +413,15 @@ def check_ingest(
         problems.add(where, "the item's ingest entry is not an evidence.ingest event")
     if data.get("size") != item.get("size") or data.get("media_type") != item.get("media_type"):
         problems.add(where, "the entry's size or media type is not the item's")
+    # A derived copy: the entry names its parent's SHA-256 and the operation, as the
+    # manifest's derived_from does (an original has neither).
+    parent = item.get("derived_from") or {}
+    digests = body.get("digests") or {}
+    if (digests.get("parent_sha256"), data.get("operation")) != (
+        parent.get("sha256"),
+        parent.get("operation"),
+    ):
+        problems.add(where, "the entry's parent and operation are not derived_from's")
     committed = body.get("commitments") or {}
     openings = item.get("openings") or {}
     values = openings.get("values") or {}
@@ -320,8 +458,14 @@ def listed_files(manifest: dict[str, Any]) -> set[str]:
     checkpoint = manifest.get("checkpoint") or {}
     listed = {"manifest.json", "manifest.sig", str(checkpoint.get("path"))}
     listed.add(str((manifest.get("report") or {}).get("path")))
+    listed.add(str((manifest.get("provenance") or {}).get("path")))
     listed.update(str(stamp.get("path")) for stamp in checkpoint.get("timestamps", []))
     listed.update(str((item.get("file") or {}).get("path")) for item in manifest.get("items", []))
+    listed.update(
+        str(stamp.get("path"))
+        for item in manifest.get("items", [])
+        for stamp in item.get("timestamps", [])
+    )
     return listed
 
 
@@ -372,6 +516,9 @@ def verify_contents(
             )
     report = manifest.get("report") or {}
     check_file(problems, root, report.get("path"), report.get("sha256"))
+    if "provenance" in manifest:  # absent from packages written before it was added
+        provenance = manifest["provenance"] or {}
+        check_file(problems, root, provenance.get("path"), provenance.get("sha256"))
     items = manifest.get("items", [])
     entries = sum(check_item(problems, root, item, checkpoint) for item in items)
     # Check 3, last part: nothing was slipped into the package.

@@ -10,18 +10,28 @@ The node's secret key is never a default: it is generated on first start into
 the ``development`` environment a short or placeholder secret is refused.
 
 The evidence vault's encrypted blobs live in ``COMITY_VAULT_DIR`` (default
-``<home>/vault``); its index lives in the database.
+``<home>/vault``), or in S3-compatible object storage when ``COMITY_BLOB_STORE`` is
+``s3://bucket/optional/prefix`` (with ``COMITY_S3_ENDPOINT_URL`` and ``COMITY_S3_REGION``
+for stores other than Amazon's); its index lives in the database. The object store's
+credentials are never settings: boto3 reads them from its standard sources
+(``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
+Settings that would send blobs to two places, or S3 settings without an S3 store, are
+refused.
 
 Time-stamping of checkpoints is off unless ``COMITY_TSA_URL`` names an RFC 3161
 authority; then ``COMITY_TSA_CA_FILE`` must name a readable PEM file of the roots its
-tokens chain to, or the settings are refused.
+tokens chain to, or the settings are refused. ``COMITY_VAULT_TIMESTAMPS`` has that
+authority time-stamp every evidence item too, and is refused without it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 import stat
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -45,11 +55,54 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name
+LOCAL_BLOB_STORE = "local"
+# S3's rules for bucket names that work in host names: 3-63 lower-case letters, digits,
+# dots and hyphens, a letter or digit at each end (no "..", no IPv4 address: see below).
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# Key prefixes are kept to plain path segments, so that a key means the same thing to
+# every S3 implementation, console and command-line tool.
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_REGION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where in S3-compatible object storage the vault's blobs are kept: a bucket, and a
+    key prefix without leading or trailing ``/`` (empty: the bucket's top level)."""
+
+    bucket: str
+    prefix: str
+
+
+def _s3_location(value: str) -> S3Location:
+    """``s3://bucket[/prefix]`` read into its parts, or a ``ValueError`` saying why not."""
+    rest = value.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket or _is_ipv4(bucket):
+        raise ValueError(
+            f"{bucket!r} is not a valid S3 bucket name: 3 to 63 lower-case letters, digits, "
+            "dots and hyphens, starting and ending with a letter or digit, not an IP address"
+        )
+    prefix = prefix.strip("/")
+    if prefix and not all(_PREFIX_SEGMENT.fullmatch(part) for part in prefix.split("/")):
+        raise ValueError(
+            f"the key prefix {prefix!r} must be path segments of letters, digits, '.', '_' "
+            "and '-' separated by single '/', such as 'comity/evidence'"
+        )
+    return S3Location(bucket, prefix)
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _config_file() -> Path | None:
@@ -72,6 +125,17 @@ class Settings(BaseSettings):
     vault_dir: Path | None = Field(
         default=None, description="Where the evidence vault keeps its blobs; default home/vault."
     )
+    blob_store: str = Field(
+        default=LOCAL_BLOB_STORE,
+        max_length=500,
+        description="'local' (blobs in vault_dir) or 's3://bucket/optional/prefix'.",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        max_length=500,
+        description="URL of an S3-compatible service (MinIO, Garage …); empty: Amazon S3.",
+    )
+    s3_region: str = Field(default="", description="Region of the S3 bucket; empty: boto3's.")
     secret_key: SecretStr | None = Field(default=None, repr=False)
 
     node_name: str = Field(default="Comity node", min_length=1, max_length=200)
@@ -101,6 +165,22 @@ class Settings(BaseSettings):
     ip_throttle_minutes: int = Field(default=10, ge=1, le=24 * 60)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     api_token_max_days: int = Field(default=365, ge=1, le=3650)
+    upload_max_bytes: int = Field(
+        default=64 * 1024**3, ge=1, description="Largest file a web upload may declare."
+    )
+    upload_chunk_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=1024,
+        le=64 * 1024**2,
+        description="Largest chunk of a web upload (one request body); also the chunk size "
+        "offered to clients.",
+    )
+    upload_expiry_hours: int = Field(
+        default=48,
+        ge=1,
+        le=24 * 365,
+        description="An unfinished web upload untouched this long is removed.",
+    )
     default_locale: str = "en"
     tsa_url: str = Field(
         default="",
@@ -110,6 +190,10 @@ class Settings(BaseSettings):
     tsa_ca_file: Path | None = Field(
         default=None,
         description="PEM root certificate(s) the time-stamping authority's tokens chain to.",
+    )
+    vault_timestamps: bool = Field(
+        default=False,
+        description="Have every evidence item time-stamped by the authority of tsa_url.",
     )
 
     @field_validator("node_country")
@@ -153,6 +237,52 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store_location(cls, value: str) -> str:
+        value = value.strip()
+        if value in {"", LOCAL_BLOB_STORE}:  # an empty variable is unset
+            return LOCAL_BLOB_STORE
+        if not value.startswith("s3://"):
+            raise ValueError(
+                "must be 'local' (blobs in COMITY_VAULT_DIR) or the bucket of an S3-compatible "
+                "object store with an optional key prefix, such as 's3://evidence/comity'"
+            )
+        location = _s3_location(value)
+        return "/".join(part for part in ("s3:/", location.bucket, location.prefix) if part)
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.username
+            or parts.password
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "must be the http:// or https:// URL of an S3-compatible service, without a "
+                "user name, password, query or fragment, such as 'https://minio.internal:9000' "
+                "(credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+            )
+        return value.rstrip("/")
+
+    @field_validator("s3_region")
+    @classmethod
+    def _region_name(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _REGION.fullmatch(value):
+            raise ValueError(
+                "must be a region name such as 'eu-west-3' (letters, digits, '-' and '_')"
+            )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -177,6 +307,13 @@ class Settings(BaseSettings):
     @property
     def resolved_vault_dir(self) -> Path:
         return self.vault_dir if self.vault_dir is not None else self.home / "vault"
+
+    @property
+    def s3_location(self) -> S3Location | None:
+        """The bucket and key prefix of the blob store, or ``None`` for the local one."""
+        if self.blob_store == LOCAL_BLOB_STORE:
+            return None
+        return _s3_location(self.blob_store)
 
     @property
     def secret_file(self) -> Path:
@@ -220,6 +357,13 @@ def _check_secret(settings: Settings) -> None:
 
 
 def _check_timestamping(settings: Settings) -> None:
+    if settings.vault_timestamps and not settings.tsa_url:
+        raise ConfigurationError(
+            "COMITY_VAULT_TIMESTAMPS is on but COMITY_TSA_URL is not set: name the RFC 3161 "
+            "authority that time-stamps evidence items (with COMITY_TSA_CA_FILE), or turn "
+            "COMITY_VAULT_TIMESTAMPS off.",
+            fields={"vault_timestamps": "no_authority"},
+        )
     if settings.tsa_url and settings.tsa_ca_file is None:
         raise ConfigurationError(
             "COMITY_TSA_URL is set but COMITY_TSA_CA_FILE is not: name the PEM file of the "
@@ -227,6 +371,35 @@ def _check_timestamping(settings: Settings) -> None:
             fields={"tsa_ca_file": "required"},
         )
     settings.tsa_roots()
+
+
+def _check_blob_store(settings: Settings) -> None:
+    """Refuse settings that name two places for the blobs, or S3 options that would be
+    silently ignored while blobs go to local files."""
+    if settings.s3_location is not None:
+        if settings.vault_dir is not None:
+            raise ConfigurationError(
+                f"COMITY_BLOB_STORE is {settings.blob_store} but COMITY_VAULT_DIR is also set: "
+                "blobs are kept in one place; unset COMITY_VAULT_DIR.",
+                fields={"vault_dir": "conflict"},
+            )
+        return
+    unused = [
+        name
+        for name, value in (
+            ("s3_endpoint_url", settings.s3_endpoint_url),
+            ("s3_region", settings.s3_region),
+        )
+        if value
+    ]
+    if unused:
+        variables = " and ".join(f"COMITY_{name.upper()}" for name in unused)
+        raise ConfigurationError(
+            f"{variables} {'are' if len(unused) > 1 else 'is'} set but COMITY_BLOB_STORE is "
+            "'local': set COMITY_BLOB_STORE to s3://bucket to keep blobs in that object "
+            "store, or unset it.",
+            fields=dict.fromkeys(unused, "unused"),
+        )
 
 
 def _read_secret_file(path: Path) -> str | None:
@@ -271,4 +444,5 @@ def load_settings(**overrides: Any) -> Settings:
             settings = settings.model_copy(update={"secret_key": SecretStr(stored)})
     _check_secret(settings)
     _check_timestamping(settings)
+    _check_blob_store(settings)
     return settings

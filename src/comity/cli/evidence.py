@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from comity.cli import evidence_capture, evidence_deletion, evidence_lineage
 from comity.cli.common import (
     JsonOutput,
     console,
@@ -41,6 +42,7 @@ from comity.node import local_operator
 from comity.vault import ingest, items, package
 from comity.vault.metadata_view import describe
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
+from comity.vault.timestamps import ItemStampFailure
 
 app = typer.Typer(
     help=(
@@ -161,6 +163,7 @@ def add(
     with opened_node() as node:
         files = _inputs(paths, recursive=recursive)
         total = sum(path.stat().st_size for path in files)
+        stamping = True  # until the authority fails once: the rest wait for a later run
         with _bytes_bar(enabled=not as_json) as bar:
             task = bar.add_task("Adding", total=total)
             for path in files:
@@ -170,7 +173,9 @@ def add(
                     path,
                     acquisition,
                     progress=lambda count: bar.advance(task, count),
+                    timestamp=stamping,
                 )
+                stamping = stamping and not isinstance(result.timestamp, ItemStampFailure)
                 (added if result.created else skipped).append(result)
                 if not as_json:
                     verb = "Added" if result.created else "Already held"
@@ -181,6 +186,8 @@ def add(
                     )
                     for other in result.near_duplicates:
                         console.print(f"  looks like item {other}", soft_wrap=True)
+                    if note := evidence_capture.stamp_note(result.timestamp):
+                        console.print(note, soft_wrap=True)
     if as_json:
         print_json(
             {
@@ -199,24 +206,33 @@ def list_items(as_json: JsonOutput = False) -> None:
     Example: comity evidence list --json
     """
     with opened_node() as node:
-        found = items.list_items(node, local_operator())
+        found = items.list_with_lineage(node, local_operator())
     if as_json:
-        print_json([item_json(item) for item in found])
+        print_json([item_json(e.item) | evidence_lineage.listed_json(e) for e in found])
         return
     if not found:
         console.print("The vault holds no items yet: add some with 'comity evidence add'.")
         return
     listing = table(
-        "id", "added (UTC)", "size", "type", "name", whole=("id", "added (UTC)", "size")
+        "id", "added (UTC)", "size", "type", "name", "status", whole=("id", "added (UTC)", "size")
     )
-    for item in found:
+    for entry in found:
+        item = entry.item
         listing.add_row(
-            item.id, when(item.added_at), str(item.size), item.media_type, item.original_name
+            item.id,
+            when(item.added_at),
+            str(item.size),
+            item.media_type,
+            item.original_name,
+            evidence_lineage.listed_status(entry),
         )
     console.print(listing)
 
 
 def _print_check(report: items.CheckReport) -> None:
+    if report.tombstone is not None:
+        evidence_deletion.print_check(report)
+        return
     if report.ok:
         field("Check", "intact: the blob hashes to its name and decrypts to the recorded bytes")
         return
@@ -250,6 +266,9 @@ def show(
         data = item_json(item) | {
             "metadata": metadata_json(view.metadata),
             "custody": [custody_json(row) for row in view.custody],
+            **evidence_capture.context_json(view),
+            **evidence_lineage.lineage_json(view),
+            "tombstone": evidence_deletion.tombstone_json(view.tombstone),
         }
         if report is not None:
             data["check"] = {
@@ -274,6 +293,9 @@ def show(
         else:
             for label, value in describe(view.metadata.extracted):
                 field(label, value)
+        evidence_capture.print_context(view)
+        evidence_lineage.print_lineage(view)
+        evidence_deletion.print_tombstone(view.tombstone)
         chain = table("#", "action", "by", "at (UTC)", "ledger", whole=("at (UTC)", "ledger"))
         for number, row in enumerate(view.custody, start=1):
             chain.add_row(
@@ -392,3 +414,10 @@ def export(
         f"{done.checkpoint_size} entries, manifest SHA-256 {done.manifest_sha256}.",
         soft_wrap=True,
     )
+
+
+app.command()(evidence_capture.capture)
+app.add_typer(evidence_capture.group_app, name="group")
+app.command()(evidence_capture.timestamp)
+app.command()(evidence_lineage.derive)
+app.add_typer(evidence_deletion.app, name="deletion")

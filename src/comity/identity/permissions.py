@@ -54,6 +54,7 @@ class Permission(StrEnum):
     EVIDENCE_ADD = "evidence:add"
     EVIDENCE_READ = "evidence:read"
     EVIDENCE_DOWNLOAD = "evidence:download"
+    EVIDENCE_DELETE = "evidence:delete"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -72,6 +73,10 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
         "(not their content)."
     ),
     Permission.EVIDENCE_DOWNLOAD: "Decrypt evidence items and get the originals (recorded).",
+    Permission.EVIDENCE_DELETE: (
+        "Request and approve the deletion of an evidence item under a legal process (two "
+        "different people; a tombstone with its hashes is kept)."
+    ),
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
@@ -90,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.LEDGER_READ,
         Permission.LEDGER_MANAGE,
         Permission.EVIDENCE_READ,
+        Permission.EVIDENCE_DELETE,
     },
     Role.AUDITOR: _EVERY_USER
     | {

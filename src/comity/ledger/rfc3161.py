@@ -8,6 +8,12 @@ carries the request's nonce, covers exactly the message asked about, and is sign
 certificate with the critical ``timeStamping`` extended key usage that chains to the
 trusted roots at the token's own time (``genTime``).
 
+The imprint can be given as the message (a checkpoint note: :func:`make_request`,
+:func:`check_token`) or as its SHA-256 already computed (an evidence file hashed while
+it was encrypted: :func:`make_digest_request`, :func:`check_token_digest`). The request
+is encoded here (:func:`request_der`), since rfc3161-client's builder only hashes a
+message itself.
+
 A *token* is the DER ``TimeStampToken`` (a CMS ``ContentInfo`` of ``SignedData``, RFC 3161
 §2.4.2), byte for byte as the authority signed it: what ``openssl ts -verify -token_in``
 reads. rfc3161-client parses whole answers only, so a kept token is checked inside a
@@ -21,14 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
 from rfc3161_client import (
-    HashAlgorithm,
     PKIStatus,
-    TimestampRequestBuilder,
     TimeStampResponse,
     VerificationError,
     VerifierBuilder,
@@ -38,7 +43,10 @@ from rfc3161_client import (
 from comity.ledger.errors import TimestampError
 
 SHA256 = x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1")
+SHA256_SIZE = 32
 _GRANTED_STATUS = bytes.fromhex("3003020100")  # PKIStatusInfo { status granted (0) }
+# AlgorithmIdentifier { id-sha256, NULL parameters }, as rfc3161-client and OpenSSL write it.
+_SHA256_ALGORITHM = bytes.fromhex("300d06096086480165030402010500")
 
 
 @dataclass(frozen=True)
@@ -63,20 +71,36 @@ class Token:
     """The imprint: SHA-256 of the message the token covers."""
 
 
+def _der(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(content)) + content
+
+
+def _der_integer(value: int) -> bytes:
+    """A non-negative INTEGER in its shortest two's-complement form."""
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def request_der(digest: bytes, nonce: int) -> bytes:
+    """The DER ``TimeStampReq`` (RFC 3161 §2.4.1) for a SHA-256 ``digest``: version 1,
+    the imprint, ``nonce``, ``certReq`` true, no policy and no extensions."""
+    imprint = _der(0x30, _SHA256_ALGORITHM + _der(0x04, digest))
+    return _der(0x30, _der_integer(1) + imprint + _der_integer(nonce) + _der(0x01, b"\xff"))
+
+
+def make_digest_request(digest: bytes) -> Request:
+    """A request for a token whose imprint is ``digest``, the SHA-256 of the bytes to be
+    time-stamped (random 64-bit nonce, certReq)."""
+    if len(digest) != SHA256_SIZE:
+        raise TimestampError(
+            f"A SHA-256 imprint has {SHA256_SIZE} bytes, not {len(digest)}: nothing was asked."
+        )
+    nonce = secrets.randbits(64)
+    return Request(der=request_der(digest, nonce), nonce=nonce, digest=digest)
+
+
 def make_request(message: bytes) -> Request:
     """A request for a token over ``message`` (SHA-256 imprint, random nonce, certReq)."""
-    built = (
-        TimestampRequestBuilder()
-        .data(message)
-        .hash_algorithm(HashAlgorithm.SHA256)
-        .nonce(nonce=True)
-        .cert_request(cert_request=True)
-        .build()
-    )
-    nonce = built.nonce
-    if nonce is None:  # the builder was asked for one; never without it
-        raise TimestampError("The time-stamp request was built without a nonce.")
-    return Request(der=built.as_bytes(), nonce=nonce, digest=hashlib.sha256(message).digest())
+    return make_digest_request(hashlib.sha256(message).digest())
 
 
 def read_roots(pem: bytes, source: str) -> list[x509.Certificate]:
@@ -177,12 +201,19 @@ def _parse_token(token: bytes) -> tuple[TimeStampResponse, Token]:
     return response, found
 
 
-def check_token(token: bytes, message: bytes, roots: Sequence[x509.Certificate] = ()) -> Token:
-    """Check a kept token: its imprint must be the SHA-256 of ``message``; with ``roots``,
-    its signature must also chain to them (at its ``genTime``). Raises
+def check_token_digest(
+    token: bytes, digest: bytes, roots: Sequence[x509.Certificate] = ()
+) -> Token:
+    """Check a kept token: its imprint must be ``digest`` (a SHA-256); with ``roots``, its
+    signature must also chain to them (at its ``genTime``). Raises
     :class:`TimestampError`."""
     response, found = _parse_token(token)
-    _check_imprint(found, hashlib.sha256(message).digest())
+    _check_imprint(found, digest)
     if roots:
         _check_chain(response, found, roots)
     return found
+
+
+def check_token(token: bytes, message: bytes, roots: Sequence[x509.Certificate] = ()) -> Token:
+    """:func:`check_token_digest` for the SHA-256 of ``message``."""
+    return check_token_digest(token, hashlib.sha256(message).digest(), roots)

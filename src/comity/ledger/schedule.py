@@ -3,18 +3,21 @@
 Two duties, each at its own interval (``COMITY_CHECKPOINT_INTERVAL_SECONDS``,
 ``COMITY_WITNESS_INTERVAL_SECONDS``; 0 turns one off):
 
-- **checkpoint**: sign a checkpoint when the ledger has grown since the latest one, so
-  that witnesses and proof files never lag far behind the log; then, if an RFC 3161
-  authority is configured, time-stamp the checkpoints that have no token yet;
+- **checkpoint**: if the node time-stamps evidence (``COMITY_VAULT_TIMESTAMPS``),
+  time-stamp the evidence items that have no token yet (their ledger events then go
+  into this checkpoint); sign a checkpoint when the ledger has grown since the latest
+  one, so that witnesses and proof files never lag far behind the log; then, if an
+  RFC 3161 authority is configured, time-stamp the checkpoints that have no token yet;
 - **witness**: one witnessing round of every log this node follows (what
   ``comity ledger witness-run`` does by hand).
 
 The first run of each duty is one interval after the server starts. Each run happens in
 a worker thread (database and network calls block), in its own units of work, as the
 node itself (:func:`~comity.identity.permissions.system_actor`) holding only the ledger
-permissions, and is audited like the same action from the command line. A run that
-fails is logged and tried again at the next interval: it never stops the server or the
-other duty. Witnessing never holds a database transaction open while a peer answers.
+permissions (and ``evidence:read`` to find the items to time-stamp), and is audited
+like the same action from the command line. A run that fails is logged and tried again
+at the next interval: it never stops the server or the other duty. Witnessing never
+holds a database transaction open while a peer answers.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from comity.ledger import checkpoints, store, witnessing
 from comity.ledger.timestamping import timestamp_pending
 from comity.ledger.transport import HttpTransport
 from comity.node import Node
+from comity.vault.timestamps import timestamp_pending_items
 
 log = logging.getLogger(__name__)
 
 LEDGER_DUTY = frozenset({Permission.LEDGER_READ, Permission.LEDGER_MANAGE})
+ITEM_STAMPING_DUTY = LEDGER_DUTY | {Permission.EVIDENCE_READ}
 
 
 def duty_actor(duty: str) -> Actor:
@@ -50,7 +55,23 @@ def checkpoint_if_grown(node: Node) -> int | None:
         return checkpoints.make_checkpoint(uow, node.keys, duty_actor("checkpoint")).size
 
 
+def _stamp_items(node: Node) -> None:
+    try:
+        run = timestamp_pending_items(node, system_actor("checkpoint", ITEM_STAMPING_DUTY))
+    except ComityError as exc:  # the roots file went missing: the checkpoint still goes on
+        log.warning("Time-stamping evidence is not possible: %s", exc.message)
+        return
+    if run.stamped:
+        log.info("Time-stamped %d evidence item(s) by %s.", len(run.stamped), run.authority)
+    if run.failure is not None:
+        log.warning(
+            "Time-stamping evidence by %s failed: %s", run.authority, run.failure.error.message
+        )
+
+
 def _checkpoint_duty(node: Node) -> None:
+    if node.settings.vault_timestamps:
+        _stamp_items(node)
     size = checkpoint_if_grown(node)
     if size is not None:
         log.info("Signed a checkpoint of the ledger at size %d.", size)

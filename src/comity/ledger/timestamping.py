@@ -25,6 +25,7 @@ on demand, and a scheduler inside ``comity serve`` may call it on a timer.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -119,13 +120,22 @@ def _pending(session: Session, limit: int) -> tuple[list[_Pending], int]:
 def request_token(
     http: HttpTransport, url: str, note: str, roots: Sequence[x509.Certificate]
 ) -> rfc3161.Token:
-    """Ask the authority at ``url`` for a token over ``note``'s UTF-8 bytes and verify it.
+    """Ask the authority at ``url`` for a token over ``note``'s UTF-8 bytes and verify it
+    (see :func:`request_digest_token`)."""
+    return request_digest_token(http, url, hashlib.sha256(note.encode("utf-8")).digest(), roots)
+
+
+def request_digest_token(
+    http: HttpTransport, url: str, digest: bytes, roots: Sequence[x509.Certificate]
+) -> rfc3161.Token:
+    """Ask the authority at ``url`` for a token whose imprint is ``digest`` (a SHA-256)
+    and verify it.
 
     Raises :class:`~comity.errors.PeerUnreachable` if the authority cannot be reached or
     answers with an HTTP error, :class:`~comity.errors.PeerAnswerInvalid` if its answer is
     not a granted, verified token for this request.
     """
-    request = rfc3161.make_request(note.encode("utf-8"))
+    request = rfc3161.make_digest_request(digest)
     answer = http.post_bytes(url, request.der, content_type=QUERY_TYPE, accept=REPLY_TYPE)
     try:
         return rfc3161.read_response(answer, request, roots)

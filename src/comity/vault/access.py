@@ -8,24 +8,46 @@ record even when they came from the command line or a script.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from comity.audit.services import record_refusal
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.node import Node
-from comity.vault.blobs import LocalBlobStore
+from comity.vault.blobs import BlobStore, LocalBlobStore
 from comity.vault.keyring import KeyManager, NodeKeyManager
 
 # Bidirectional overrides and isolates: they make a name read differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def blob_store(node: Node) -> LocalBlobStore:
-    """The node's blob store; its directory is made private (0700) when it is created."""
-    root = node.settings.resolved_vault_dir
+def blob_store(node: Node) -> BlobStore:
+    """The node's blob store: the bucket of ``COMITY_BLOB_STORE`` when it names one, else
+    the local directory, made private (0700) when it is created."""
+    settings = node.settings
+    location = settings.s3_location
+    if location is not None:
+        return _s3_store(
+            location.bucket,
+            location.prefix,
+            settings.s3_endpoint_url or None,
+            settings.s3_region or None,
+        )
+    root = settings.resolved_vault_dir
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return LocalBlobStore(root)
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_store(bucket: str, prefix: str, endpoint_url: str | None, region: str | None) -> BlobStore:
+    """One store (and so one S3 client, which is thread-safe) per bucket: making a client
+    costs tens of milliseconds, too much to pay for every file of a folder."""
+    # Imported here: boto3 takes a noticeable time to import, and only nodes that keep
+    # their blobs in S3 need it.
+    from comity.vault.blobs_s3 import S3BlobStore  # noqa: PLC0415
+
+    return S3BlobStore.connect(bucket, prefix, endpoint_url=endpoint_url, region=region)
 
 
 def key_manager(node: Node) -> KeyManager:

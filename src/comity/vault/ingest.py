@@ -18,8 +18,16 @@ whenever the process is stopped (even by ``SIGKILL``):
    not to have changed since it was opened, and the perceptual hash of an image is
    compared with those of the items held to name its near-duplicates.
 5. In one unit of work: the item row, its metadata row, its first custody row
-   (``ingest``), the ledger event ``evidence.ingest`` and an audit record; then one
-   commit. Until that commit nothing of the item is visible; after it, all of it is.
+   (``ingest``), the ledger event ``evidence.ingest`` and an audit record — and, for a
+   derived copy, its :class:`Lineage` (:mod:`comity.vault.derive`); then one commit.
+   Until that commit nothing of the item is visible; after it, all of it is.
+6. If the node time-stamps evidence (``COMITY_VAULT_TIMESTAMPS``), a new item's SHA-256
+   is then time-stamped by the RFC 3161 authority (:mod:`comity.vault.timestamps`),
+   outside any transaction; an authority that fails leaves the item added, without a
+   token yet.
+
+Bytes held by an item deleted under a legal process (:mod:`comity.vault.deletion`) are
+refused: the tombstone keeps their SHA-256, and they are not taken in again.
 
 On the ledger the event carries the plaintext and blob digests, the size and media type;
 the original name and the acquisition details (which can identify a witness or a place)
@@ -34,22 +42,26 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from comity.audit.services import record
-from comity.errors import ValidationError
+from comity.errors import ComityError, ValidationError
 from comity.identity.permissions import Actor, Permission
-from comity.ledger.events import actor_reference, record_event
+from comity.ledger.events import JsonValue, actor_reference, record_event
 from comity.node import Node
 from comity.vault.access import blob_store, check_text, key_manager, require_recorded
 from comity.vault.age import encrypt_with_file_key, generate_file_key
+from comity.vault.blobs import BlobStore
+from comity.vault.deletion import refuse_deleted
 from comity.vault.media import SNIFF_BYTES, sniff
 from comity.vault.metadata import Metadata, extract_stream
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata, new_item_id
 from comity.vault.perceptual import NEAR_DUPLICATE_DISTANCE, hamming
+from comity.vault.timestamps import ItemStamp, ItemStampFailure, stamp_new_item
 
 MAX_NAME_LENGTH = 255
 MAX_DETAIL_LENGTH = 2000
@@ -85,7 +97,9 @@ class Acquisition:
 @dataclass(frozen=True)
 class AddResult:
     """The item that holds the file; ``created`` is false when it was already held.
-    ``near_duplicates`` names the items held before whose images look like this one."""
+    ``near_duplicates`` names the items held before whose images look like this one.
+    ``timestamp`` is the new item's time-stamp, or why it has none yet (``None``: not
+    asked for)."""
 
     item_id: str
     name: str
@@ -94,6 +108,25 @@ class AddResult:
     media_type: str
     created: bool
     near_duplicates: tuple[str, ...] = ()
+    timestamp: ItemStamp | ItemStampFailure | None = None
+
+
+class Lineage(Protocol):
+    """A derived copy's link to its parent, recorded with the item in its unit of work
+    (:class:`comity.vault.derive.Derivation`)."""
+
+    @property
+    def parent_id(self) -> str: ...
+
+    @property
+    def parent_sha256(self) -> str: ...
+
+    @property
+    def operation(self) -> str: ...
+
+    def record(self, session: Session, actor: Actor, item_id: str, sha256: str) -> None:
+        """Add the lineage's rows and ledger event, or raise if the parent can no longer
+        have a derived copy."""
 
 
 class _Reading:
@@ -159,9 +192,16 @@ def open_input(path: Path) -> tuple[BinaryIO, int]:
     return stream, info.st_size
 
 
-def _held(node: Node, sha256: str) -> VaultItem | None:
+def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultItem | None:
+    """The item already holding these bytes, if any, and then the new blob is removed;
+    bytes of an item deleted under a legal process are refused."""
     with node.uow() as uow:
-        return uow.session.scalars(select(VaultItem).where(VaultItem.sha256 == sha256)).first()
+        held = uow.session.scalars(select(VaultItem).where(VaultItem.sha256 == sha256)).first()
+        if held is None:
+            return None
+        store.delete(blob_name)
+        refuse_deleted(uow.session, held, "its bytes are not taken in again")
+    return held
 
 
 def _near_duplicates(node: Node, perceptual_hash: str | None) -> list[dict[str, str | int]]:
@@ -205,6 +245,19 @@ def _metadata_row(
     )
 
 
+def _event_fields(
+    sha256: str, blob_name: str, size: int, media_type: str, derivation: Lineage | None
+) -> tuple[dict[str, str], dict[str, JsonValue]]:
+    """The digests and data of the ``evidence.ingest`` event; a derived copy's also name
+    its parent and the operation, so that the item's own ingest entry vouches for them."""
+    digests = {"sha256": sha256, "blob_sha256": blob_name.removeprefix("sha256/")}
+    data: dict[str, JsonValue] = {"size": size, "media_type": media_type}
+    if derivation is not None:
+        digests["parent_sha256"] = derivation.parent_sha256
+        data |= {"derived_from": derivation.parent_id, "operation": derivation.operation}
+    return digests, data
+
+
 def _already_held(item: VaultItem) -> AddResult:
     return AddResult(
         item.id, item.original_name, item.sha256, item.size, item.media_type, created=False
@@ -218,9 +271,14 @@ def add_file(
     acquisition: Acquisition | None = None,
     *,
     progress: Progress | None = None,
+    derivation: Lineage | None = None,
+    timestamp: bool = True,
 ) -> AddResult:
     """Encrypt ``path`` into the vault and record it (see the module docstring for the
-    order of the steps); an item already holding the same bytes is returned instead."""
+    order of the steps); an item already holding the same bytes is returned instead.
+    ``derivation`` makes the item a derived copy (see :mod:`comity.vault.derive`).
+    ``timestamp=False`` leaves a new item's time-stamp to a later run (a caller that
+    just saw the authority fail need not wait for it again)."""
     require_recorded(node, actor, Permission.EVIDENCE_ADD, "evidence.add")
     details = (acquisition or Acquisition()).given()
     name = path.name
@@ -241,9 +299,8 @@ def add_file(
         blob_name = blob.commit()
         sha256 = encrypted.plaintext_sha256.hex()
         media_type = sniff(reading.head)
-        existing = _held(node, sha256)
+        existing = _held(node, store, sha256, blob_name)
         if existing is not None:
-            store.delete(blob_name)
             return _already_held(existing)
         metadata = extract_stream(stream, media_type)
         if _changed(stream, opened):
@@ -257,6 +314,9 @@ def add_file(
 
     item_id = new_item_id()
     personal: Mapping[str, str] = {"original_name": name} | details
+    digests, data = _event_fields(
+        sha256, blob_name, encrypted.plaintext_size, media_type, derivation
+    )
     try:
         with node.uow() as uow:
             session = uow.session
@@ -266,9 +326,9 @@ def add_file(
                 "evidence.ingest",
                 subject_type="vault_item",
                 subject_id=item_id,
-                digests={"sha256": sha256, "blob_sha256": blob_name.removeprefix("sha256/")},
+                digests=digests,
                 personal=personal,
-                data={"size": encrypted.plaintext_size, "media_type": media_type},
+                data=data,
             )
             session.add(
                 VaultItem(
@@ -295,6 +355,8 @@ def add_file(
                     detail={"blob": blob_name},
                 )
             )
+            if derivation is not None:
+                derivation.record(session, actor, item_id, sha256)
             record(
                 session,
                 actor,
@@ -304,12 +366,15 @@ def add_file(
                 detail={"sha256": sha256, "size": encrypted.plaintext_size, "ledger": event.index},
             )
             uow.commit()
+    except ComityError:
+        # Refused before the commit (a derived copy's parent deleted meanwhile): no item.
+        store.delete(blob_name)
+        raise
     except IntegrityError:
         # The same bytes were added by another process in the meantime: keep theirs.
-        existing = _held(node, sha256)
+        existing = _held(node, store, sha256, blob_name)
         if existing is None:
             raise
-        store.delete(blob_name)
         return _already_held(existing)
     return AddResult(
         item_id,
@@ -319,6 +384,7 @@ def add_file(
         media_type,
         created=True,
         near_duplicates=tuple(str(entry["item_id"]) for entry in near),
+        timestamp=stamp_new_item(node, actor, item_id, sha256) if timestamp else None,
     )
 
 

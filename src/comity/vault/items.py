@@ -4,15 +4,23 @@ an original back, and checking that what is stored is still what was added.
 :func:`download` decrypts into a temporary file beside the target, checks the plaintext
 SHA-256 against the item's, makes it durable and only then moves it into place (never
 over an existing file unless ``force``); the custody row ``download``, the ledger event
-``evidence.download`` and an audit record follow in one unit of work.
+``evidence.download`` and an audit record follow in one unit of work
+(:func:`record_access`, which the web pages' previews and downloads use too, with
+:func:`decrypt_verified`: see :mod:`comity.vault.viewing`).
 
 :func:`check_item` reads the blob twice, without writing anything: once to re-hash its
 bytes against its name, once to decrypt into a sink that hashes the plaintext; each
 problem found names the part that is damaged.
+
+An item deleted under a legal process (:mod:`comity.vault.deletion`) keeps its row, its
+metadata and its custody chain: it is listed and shown with its tombstone, its download
+is refused naming the tombstone, and its check reports it deleted (and a blob that an
+interrupted deletion left behind).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import tempfile
@@ -20,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -30,19 +39,48 @@ from comity.ledger.events import record_event
 from comity.node import Node
 from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age import EncryptedFile
+from comity.vault.captures import groups_of
+from comity.vault.deletion import Tombstone, refuse_deleted, tombstone
+from comity.vault.derive import children_of, derivation_of
 from comity.vault.errors import AgeError
-from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
+from comity.vault.models import (
+    VaultCustody,
+    VaultDerivation,
+    VaultGroup,
+    VaultItem,
+    VaultItemTimestamp,
+    VaultMetadata,
+    VaultTombstone,
+)
 from comity.vault.streams import Writer
+from comity.vault.timestamps import item_tokens
 
 
 @dataclass(frozen=True)
 class ItemView:
     """One item, its custody chain (oldest action first) and the metadata read from it
-    at ingest (``None`` for an item added before metadata was extracted)."""
+    at ingest (``None`` for an item added before metadata was extracted); how it was
+    derived (``None`` for an original), the copies derived from it, and its tombstone
+    if it was deleted; the groups it belongs to (with its role in each: a web capture's
+    ``html`` …) and its RFC 3161 time-stamp tokens (each with its ledger index)."""
 
     item: VaultItem
     custody: Sequence[VaultCustody]
     metadata: VaultMetadata | None = None
+    derivation: VaultDerivation | None = None
+    derived: Sequence[VaultDerivation] = ()
+    tombstone: Tombstone | None = None
+    groups: Sequence[tuple[VaultGroup, str]] = ()
+    timestamps: Sequence[tuple[VaultItemTimestamp, int | None]] = ()
+
+
+@dataclass(frozen=True)
+class ListedItem:
+    """An item as listed: how it was derived, and when it was deleted, if it was."""
+
+    item: VaultItem
+    derivation: VaultDerivation | None
+    deleted_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -66,12 +104,18 @@ class Damage(StrEnum):
     key cannot open it); the age failure is named."""
     PLAINTEXT_CHANGED = "plaintext_changed"
     """The blob decrypts, but not to the SHA-256 and size the item records."""
+    DELETED_BLOB_PRESENT = "deleted_blob_present"
+    """The item was deleted, but its blob is still in the store (the deletion was
+    interrupted after its tombstone was recorded)."""
 
 
 @dataclass(frozen=True)
 class CheckReport:
     item_id: str
     problems: Sequence[tuple[Damage, str]]
+    tombstone: Tombstone | None = None
+    """Set when the item was deleted: there is then nothing left to check but that its
+    blob is gone."""
 
     @property
     def ok(self) -> bool:
@@ -128,16 +172,35 @@ def list_items(node: Node, actor: Actor) -> Sequence[VaultItem]:
         ).all()
 
 
+def list_with_lineage(node: Node, actor: Actor) -> Sequence[ListedItem]:
+    """Every item held, oldest first, with its parent if derived and its deletion time if
+    deleted."""
+    found = list_items(node, actor)
+    with node.uow() as uow:
+        parents = {row.item_id: row for row in uow.session.scalars(select(VaultDerivation))}
+        deleted = dict(
+            uow.session.execute(select(VaultTombstone.item_id, VaultTombstone.deleted_at)).all()
+        )
+    return [ListedItem(item, parents.get(item.id), deleted.get(item.id)) for item in found]
+
+
 def get_item(node: Node, actor: Actor, item_id: str) -> ItemView:
-    """One item with its custody chain and extracted metadata."""
+    """One item with its custody chain, extracted metadata, lineage and tombstone (whose
+    legal reference only holders of ``evidence:delete`` see)."""
     require_recorded(node, actor, Permission.EVIDENCE_READ, "evidence.show", item_id)
     item = _item(node, item_id)
     with node.uow() as uow:
-        custody = uow.session.scalars(
+        session = uow.session
+        custody = session.scalars(
             select(VaultCustody).where(VaultCustody.item_id == item_id).order_by(VaultCustody.id)
         ).all()
-        metadata = uow.session.get(VaultMetadata, item_id)
-    return ItemView(item, custody, metadata)
+        metadata = session.get(VaultMetadata, item_id)
+        derivation = derivation_of(session, item_id)
+        derived = children_of(session, item_id)
+        gone = tombstone(session, item_id, disclose=actor.can(Permission.EVIDENCE_DELETE))
+        groups = groups_of(session, item_id)
+        tokens = item_tokens(session, item_id)
+    return ItemView(item, custody, metadata, derivation, derived, gone, groups, tokens)
 
 
 def _target(out_path: Path, *, force: bool) -> Path:
@@ -158,12 +221,65 @@ def _target(out_path: Path, *, force: bool) -> Path:
     return out_path
 
 
+def decrypt_verified(node: Node, item: VaultItem, directory: Path) -> BinaryIO:
+    """The item's plaintext in an unnamed temporary file in ``directory`` (gone when it is
+    closed, or the process ends), read back from the start; refused, with nothing left
+    behind, unless it is exactly what was recorded at ingest."""
+    plaintext = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - returned open
+    try:
+        _decrypt_checked(node, item, plaintext)
+        plaintext.seek(0)
+    except BaseException:
+        plaintext.close()
+        raise
+    return plaintext
+
+
+def record_access(
+    node: Node, actor: Actor, item: VaultItem, action: str, detail: dict[str, str]
+) -> int:
+    """Record that ``actor`` had the item's content (``download``, ``view``): the custody
+    row, the ledger event ``evidence.<action>`` and the audit record ``evidence.<action>``
+    with ``detail``, in one unit of work; the ledger index."""
+    with node.uow() as uow:
+        session = uow.session
+        event = record_event(
+            session,
+            actor,
+            f"evidence.{action}",
+            subject_type="vault_item",
+            subject_id=item.id,
+            digests={"sha256": item.sha256},
+        )
+        session.add(
+            VaultCustody(
+                item_id=item.id,
+                action=action,
+                actor=actor.label[:100],
+                ledger_index=event.index,
+                detail={},
+            )
+        )
+        record(
+            session,
+            actor,
+            f"evidence.{action}",
+            target_type="vault_item",
+            target_id=item.id,
+            detail={**detail, "ledger": event.index},
+        )
+        uow.commit()
+    return event.index
+
+
 def download(
     node: Node, actor: Actor, item_id: str, out_path: Path, *, force: bool = False
 ) -> Downloaded:
     """Decrypt the item into ``out_path`` (see the module docstring) and record it."""
     require_recorded(node, actor, Permission.EVIDENCE_DOWNLOAD, "evidence.download", item_id)
     item = _item(node, item_id)
+    with node.uow() as uow:
+        refuse_deleted(uow.session, item, "it cannot be downloaded")
     target = _target(out_path, force=force)
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".part"
@@ -193,35 +309,8 @@ def download(
     finally:
         os.close(directory)
 
-    with node.uow() as uow:
-        session = uow.session
-        event = record_event(
-            session,
-            actor,
-            "evidence.download",
-            subject_type="vault_item",
-            subject_id=item.id,
-            digests={"sha256": item.sha256},
-        )
-        session.add(
-            VaultCustody(
-                item_id=item.id,
-                action="download",
-                actor=actor.label[:100],
-                ledger_index=event.index,
-                detail={},
-            )
-        )
-        record(
-            session,
-            actor,
-            "evidence.download",
-            target_type="vault_item",
-            target_id=item.id,
-            detail={"path": str(target.resolve()), "ledger": event.index},
-        )
-        uow.commit()
-    return Downloaded(item.id, target, item.size, item.sha256, event.index)
+    index = record_access(node, actor, item, "download", {"path": str(target.resolve())})
+    return Downloaded(item.id, target, item.size, item.sha256, index)
 
 
 def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
@@ -230,7 +319,18 @@ def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
     item = _item(node, item_id)
     store = blob_store(node)
     problems: list[tuple[Damage, str]] = []
-    if not store.exists(item.blob_name):
+    with node.uow() as uow:
+        gone = tombstone(uow.session, item_id, disclose=actor.can(Permission.EVIDENCE_DELETE))
+    if gone is not None:
+        if store.exists(item.blob_name):
+            problems.append(
+                (
+                    Damage.DELETED_BLOB_PRESENT,
+                    f"The blob {item.blob_name} is still in the store; approve request "
+                    f"#{gone.request_id} again to remove it.",
+                )
+            )
+    elif not store.exists(item.blob_name):
         problems.append((Damage.BLOB_MISSING, f"The blob {item.blob_name} is missing."))
     else:
         if not store.check(item.blob_name):
@@ -266,7 +366,11 @@ def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
             "evidence.check",
             target_type="vault_item",
             target_id=item.id,
-            detail={"ok": not problems, "problems": [damage.value for damage, _ in problems]},
+            detail={
+                "ok": not problems,
+                "problems": [damage.value for damage, _ in problems],
+                "deleted": gone is not None,
+            },
         )
         uow.commit()
-    return CheckReport(item.id, problems)
+    return CheckReport(item.id, problems, gone)

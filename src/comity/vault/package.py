@@ -9,8 +9,11 @@ export leaves no half package and nothing on record:
    checkpoint first). Nothing is written before that.
 2. Into a temporary directory beside the target: each item decrypted (streamed, its
    SHA-256 checked against the item) or re-encrypted to the recipient (decrypted into a
-   pipe that the age encryption reads, so no plaintext touches the disk); the
-   checkpoint and its time-stamp tokens; the report; the manifest, and the manifest's
+   pipe that the age encryption reads, so no plaintext touches the disk), with its
+   time-stamp tokens and the web captures it belongs to
+   (:mod:`comity.vault.package_context`; a group's id names all its items); the
+   checkpoint and its time-stamp tokens; the provenance as CASE/UCO JSON-LD
+   (:mod:`comity.vault.case_export`); the report; the manifest, and the manifest's
    signature by the node's log key. Everything is flushed to disk.
 3. The directory is renamed into place (over an empty directory, never a non-empty one).
 4. In one unit of work, per item: the custody row ``export``, the ledger event
@@ -48,16 +51,22 @@ from comity.node import Node
 from comity.vault import age
 from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age_keys import X25519Recipient
+from comity.vault.captures import expand_groups
+from comity.vault.case_export import case_jsonld
+from comity.vault.deletion import refuse_deleted
+from comity.vault.derive import package_document
 from comity.vault.errors import AgeError
 from comity.vault.models import VaultCustody, VaultItem
 from comity.vault.package_check import (
     CHECKPOINT_FILE,
     FORMAT,
     MANIFEST_FILE,
+    PROVENANCE_FILE,
     REPORT_FILE,
     SIGNATURE_FILE,
     manifest_statement,
 )
+from comity.vault.package_context import item_context
 from comity.vault.package_write import (
     HashingWriter,
     Progress,
@@ -239,6 +248,7 @@ def _item_document(
         "ingest_index": item.ledger_index,
         "openings": {"salt": _b64(salt), "values": values} if salt is not None else None,
         "custody": custody,
+        "derived_from": package_document(session, item.id),
     }
 
 
@@ -274,6 +284,8 @@ def _build(
             )
             for item, path, sha256 in written
         ]
+        for document, (item, _, _) in zip(documents, written, strict=True):
+            document.update(item_context(session, item, folder))
     timestamp_list = []
     for number, stamp in enumerate(stamps, 1):
         name = f"timestamps/{number}.tsr"
@@ -292,6 +304,10 @@ def _build(
             "timestamps": timestamp_list,
         },
         "items": documents,
+    }
+    manifest["provenance"] = {
+        "path": PROVENANCE_FILE,
+        "sha256": write_file(folder / PROVENANCE_FILE, case_jsonld(manifest)),
     }
     manifest["report"] = {"path": REPORT_FILE, "sha256": ""}
     manifest["report"]["sha256"] = write_file(folder / REPORT_FILE, report_text(manifest))
@@ -369,13 +385,15 @@ def export_items(
         raise ValidationError("Name at least one item to export.", fields={"items": "empty"})
     parsed = _recipient(recipient)
     target = _target(out_dir)
-    unique = list(dict.fromkeys(item_ids))
     with node.uow() as uow:
+        # A group's id stands for all its items (the files of one web capture).
+        unique = list(dict.fromkeys(expand_groups(uow.session, item_ids)))
         found = [uow.session.get(VaultItem, item_id) for item_id in unique]
         latest = checkpoints.latest_cosigned(uow.session)[0]
         for item_id, item in zip(unique, found, strict=True):
             if item is None:
                 raise NotFound(f"No evidence item has the id {item_id!r}.")
+            refuse_deleted(uow.session, item, "it cannot be exported")
             _custody_covered(uow.session, item, latest.size)
     items = [item for item in found if item is not None]
     folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))

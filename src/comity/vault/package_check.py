@@ -28,6 +28,7 @@ MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 CHECKPOINT_FILE = "checkpoint.txt"
 REPORT_FILE = "REPORT.txt"
+PROVENANCE_FILE = "provenance.case.jsonld"
 _BLOCK = 1024 * 1024
 
 
@@ -204,10 +205,15 @@ def _item(
     if path is not None and not info.get("encrypted") and path.stat().st_size != item.get("size"):
         report.fail(str(info.get("path")), "its size is not the item's")
     ingest_seen = False
+    bodies: dict[object, dict[str, Any]] = {}
     for event in item.get("custody", []):
         where = f"item {item_id}, ledger entry {event.get('ledger_index')}"
         body = _entry(report, where, event, checkpoint)
         if body is None:
+            continue
+        bodies[event.get("ledger_index")] = body
+        if body.get("type") == "evidence.capture":  # about the item's group
+            _capture(report, where, item, event, body)
             continue
         subject = body.get("subject") or {}
         digests = body.get("digests") or {}
@@ -224,10 +230,92 @@ def _item(
                 "media_type"
             ):
                 report.fail(where, "the entry's size or media type is not the item's")
+            parent = item.get("derived_from") or {}
+            if (digests.get("parent_sha256"), data.get("operation")) != (
+                parent.get("sha256"),
+                parent.get("operation"),
+            ):
+                report.fail(where, "the entry's parent and operation are not derived_from's")
             _openings(report, where, item, body)
     if not ingest_seen:
         report.fail(f"item {item_id}", "its ingest event is not in the package")
+    _item_timestamps(report, root, item, bodies)
     return {path} if path else set()
+
+
+def _member_key(member: Any) -> tuple[str, str, str]:
+    return (str(member.get("item_id")), str(member.get("role")), str(member.get("sha256")))
+
+
+def _capture(
+    report: PackageReport,
+    where: str,
+    item: Mapping[str, Any],
+    event: Mapping[str, Any],
+    body: dict[str, Any],
+) -> None:
+    """A web capture's entry, in the chain of one of its items: it is about a group the
+    item names, lists the item (role, SHA-256) and the group's members, and its
+    commitments open to the group's URL, capture time and title."""
+    index = event.get("ledger_index")
+    group = next((g for g in item.get("groups", []) if g.get("ledger_index") == index), None)
+    if group is None or (body.get("subject") or {}).get("id") != group.get("id"):
+        report.fail(where, "the capture entry is not about a group the item names")
+        return
+    members = [_member_key(m) for m in (body.get("data") or {}).get("members", [])]
+    if (str(item.get("id")), str(group.get("role")), str(item.get("sha256"))) not in members:
+        report.fail(where, "the capture entry does not list the item in its role")
+    if sorted(members) != sorted(_member_key(m) for m in group.get("members", [])):
+        report.fail(where, "the group's members are not the capture entry's")
+    openings = group.get("openings") or {}
+    values = openings.get("values") or {}
+    expected = {"url": group.get("url"), "captured_at": group.get("captured_at")}
+    if group.get("title"):
+        expected["title"] = group.get("title")
+    if values != expected:
+        report.fail(where, "the opened values are not the group's URL, capture time and title")
+    try:
+        salt = _b64(openings.get("salt"))
+    except (TypeError, ValueError, binascii.Error):
+        report.fail(where, "the salt of the capture's commitments is missing or malformed")
+        return
+    committed = body.get("commitments") or {}
+    for name, value in values.items():
+        if commitment(salt, name, str(value)) != committed.get(name):
+            report.fail(where, f"the commitment to {name!r} does not open to {value!r}")
+
+
+def _item_timestamps(
+    report: PackageReport, root: Path, item: Mapping[str, Any], bodies: dict[object, Any]
+) -> None:
+    """The item's RFC 3161 tokens: listed files, each recorded by an
+    ``evidence.timestamped`` entry of the item's chain, whose imprint is the item's
+    SHA-256. The authority's signature is left to OpenSSL (there is no option for its
+    roots here)."""
+    item_id = str(item.get("id"))
+    for stamp in item.get("timestamps", []):
+        where = str(stamp.get("path"))
+        path = _check_listed_file(report, root, stamp.get("path"), stamp.get("sha256"))
+        if path is None:
+            continue
+        if not where.startswith(f"timestamps/{item_id}/"):
+            report.fail(where, f"not in the time-stamp folder of item {item_id}")
+        body = bodies.get(stamp.get("ledger_index")) or {}
+        if body.get("type") != "evidence.timestamped" or (body.get("digests") or {}).get(
+            "token_sha256"
+        ) != stamp.get("sha256"):
+            report.fail(where, "no evidence.timestamped entry of the item records this token")
+        try:
+            rfc3161.check_token_digest(path.read_bytes(), bytes.fromhex(str(item.get("sha256"))))
+        except (ComityError, ValueError) as exc:
+            message = exc.message if isinstance(exc, ComityError) else str(exc)
+            report.fail(where, f"the time-stamp token: {message}")
+        else:
+            report.notes.append(
+                f"{where}: covers the SHA-256 of item {item_id}; check the authority's "
+                f"signature with 'openssl ts -verify -data FILE -in {where} -token_in "
+                "-CAfile ROOT'."
+            )
 
 
 def verify_package(directory: Path, vkey: str | None = None) -> PackageReport:
@@ -279,6 +367,9 @@ def _verify_contents(
     _timestamps(report, directory, manifest, stamped)
     report_info = manifest.get("report") or {}
     _check_listed_file(report, directory, report_info.get("path"), report_info.get("sha256"))
+    if "provenance" in manifest:  # absent from packages written before it was added
+        provenance = manifest["provenance"] or {}
+        _check_listed_file(report, directory, provenance.get("path"), provenance.get("sha256"))
     for item in manifest.get("items", []):
         _item(report, directory, item, checkpoint)
     _unexpected(report, directory, manifest)
@@ -288,8 +379,12 @@ def _unexpected(report: PackageReport, root: Path, manifest: Mapping[str, Any]) 
     listed = {MANIFEST_FILE, SIGNATURE_FILE}
     listed.add(str((manifest.get("checkpoint") or {}).get("path")))
     listed.add(str((manifest.get("report") or {}).get("path")))
+    listed.add(str((manifest.get("provenance") or {}).get("path")))
     listed.update(
         str(s.get("path")) for s in (manifest.get("checkpoint") or {}).get("timestamps", [])
+    )
+    listed.update(
+        str(s.get("path")) for item in manifest.get("items", []) for s in item.get("timestamps", [])
     )
     listed.update(str((item.get("file") or {}).get("path")) for item in manifest.get("items", []))
     for path in sorted(root.rglob("*")):

@@ -67,8 +67,24 @@ def report_text(manifest: dict[str, Any]) -> str:
             f"  file {item['file']['path']}",
             f"  custody: {', '.join(event['action'] for event in item['custody'])}",
         ]
+        if parent := item.get("derived_from"):
+            lines.append(f"  derived ({parent['operation']}) from SHA-256 {parent['sha256']}")
+        lines += [
+            f"  {group['role']} of the web capture of {group['url']} at {group['captured_at']}"
+            for group in item.get("groups", [])
+        ]
+        lines += [
+            f"  time-stamped {stamp['gen_time']} by {stamp['authority']} ({stamp['path']})"
+            for stamp in item.get("timestamps", [])
+        ]
     if manifest.get("recipient"):
         lines += ["", f"The files are encrypted to the age recipient {manifest['recipient']}."]
+    if manifest.get("provenance"):
+        lines += [
+            "",
+            f"{manifest['provenance']['path']}: the items and their custody events in CASE/UCO",
+            "JSON-LD, for forensic tools (informative; the checks below are what count).",
+        ]
     lines += [
         "",
         "How to verify (VKEY: the ledger key, obtained from the sender out of band):",
