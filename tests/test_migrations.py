@@ -34,7 +34,8 @@ from comity.settings import load_settings
 from comity.vault.captures import add_capture
 from comity.vault.deletion import approve_deletion, request_deletion
 from comity.vault.derive import add_derived
-from comity.vault.ingest import Acquisition, add_file
+from comity.vault.ingest import add_file
+from comity.vault.inputs import Acquisition
 from comity.vault.items import download
 from comity.vault.timestamps import timestamp_pending_items
 from comity.vault.uploads import start_upload, write_chunk

@@ -17,7 +17,8 @@ from comity.ledger import checkpoints
 from comity.node import Node, local_operator
 from comity.vault.age_keys import X25519Identity
 from comity.vault.case_export import case_jsonld
-from comity.vault.ingest import Acquisition, add_file
+from comity.vault.ingest import add_file
+from comity.vault.inputs import Acquisition
 from comity.vault.items import download
 from comity.vault.package import export_items
 from comity.vault.package_check import PROVENANCE_FILE, verify_package

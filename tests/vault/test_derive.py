@@ -21,7 +21,8 @@ from comity.ledger.models import LedgerEntry, LedgerSalt
 from comity.node import Node, local_operator
 from comity.vault.deletion import approve_deletion, request_deletion
 from comity.vault.derive import Derivation, Operation, add_derived
-from comity.vault.ingest import Acquisition, add_file
+from comity.vault.ingest import add_file
+from comity.vault.inputs import Acquisition
 from comity.vault.items import get_item, list_with_lineage
 from comity.vault.models import VaultDerivation
 from comity.vault.package import export_items

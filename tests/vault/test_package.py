@@ -24,7 +24,8 @@ from comity.ledger.note import NoteSigner
 from comity.node import Node, local_operator
 from comity.settings import Settings
 from comity.vault.age_keys import X25519Identity
-from comity.vault.ingest import Acquisition, add_file
+from comity.vault.ingest import add_file
+from comity.vault.inputs import Acquisition
 from comity.vault.models import VaultCustody
 from comity.vault.package import export_items
 from comity.vault.package_check import verify_package

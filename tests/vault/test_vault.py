@@ -22,7 +22,8 @@ from comity.ledger.events import commitment
 from comity.ledger.models import LedgerSalt
 from comity.node import Node, local_operator
 from comity.settings import load_settings
-from comity.vault.ingest import Acquisition, add_file, files_under
+from comity.vault.ingest import add_file
+from comity.vault.inputs import Acquisition, files_under
 from comity.vault.items import Damage, check_item, download, get_item, list_items
 from comity.vault.keyring import node_identity
 from comity.vault.media import sniff

@@ -19,10 +19,14 @@ from comity.audit.models import AuditEvent
 from comity.identity.models import ApiToken, Organisation, User
 from comity.identity.organisations import add_peer
 from comity.identity.permissions import ROLE_PERMISSIONS, Role
+from comity.ledger.checkpoints import make_checkpoint
 from comity.node import Node, local_operator
+from comity.vault.ingest import add_file
+from comity.vault.models import VaultItem
 from comity.web.guards import PUBLIC_API, PUBLIC_PAGES
 from factories import make_user
 from web.conftest import api_token_for, csrf_from, sign_in
+from web.pictures import png_bytes
 
 # Reviewed: reachable without signing in.
 PUBLIC = {
@@ -53,6 +57,11 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/organisations"): {"name": "Walk Org", "kind": "ngo"},
     ("PUT", "/api/v1/organisations/{organisation_id}"): {"name": "Renamed", "kind": "court"},
     ("POST", "/api/v1/tokens"): {"name": "walk", "scopes": ["node:view"], "days": 1},
+    ("POST", "/api/v1/evidence/uploads"): {"name": "walk.txt", "size": 5},
+}
+# Page routes that the pages' scripts call with JSON and the CSRF token in a header.
+PAGE_JSON: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/evidence/uploads"): {"name": "walk.txt", "size": 5},
 }
 API_QUERIES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/ledger/entries"): "?start=0&end=1",
@@ -110,6 +119,12 @@ class World:
         with node.uow() as uow:
             peer = add_peer(uow, local_operator(), name="Peer Prosecutor", kind="prosecutor")
             self.organisation_id = peer.id
+        evidence = node.settings.home / "walk.png"
+        evidence.write_bytes(png_bytes())
+        self.item = add_file(node, local_operator(), evidence)
+        with node.uow() as uow:
+            self.ingest_index = uow.session.get(VaultItem, self.item.item_id).ledger_index
+            make_checkpoint(uow, node.keys, local_operator())
 
     def fill(self, path: str, token_id: str) -> str:
         return (
@@ -117,6 +132,9 @@ class World:
             .replace("{organisation_id}", self.organisation_id)
             .replace("{token_id}", token_id)
             .replace("{size}", "1")  # the genesis checkpoint
+            .replace("{item_id}", self.item.item_id)
+            .replace("{index}", str(self.ingest_index))
+            .replace("{upload_id}", "00000000-0000-0000-0000-000000000000")
         )
 
 
@@ -185,11 +203,18 @@ def test_each_role_gets_what_the_table_grants(app: FastAPI, node: Node, role: Ro
                 json=API_BODIES.get((method, path)),
                 headers={"Authorization": f"Bearer {secret}"},
             )
+        elif (method, path) in PAGE_JSON:
+            response = browser.request(
+                method, url, json=PAGE_JSON[(method, path)], headers={"X-CSRF-Token": csrf}
+            )
         else:
             data = dict(PAGE_FORMS.get((method, path), {}))
-            if method != "GET":
+            if method == "POST":
                 data["csrf_token"] = csrf
-            response = browser.request(method, url, data=data if method != "GET" else None)
+            headers = {"X-CSRF-Token": csrf} if method in {"PUT", "DELETE"} else None
+            response = browser.request(
+                method, url, data=data if method != "GET" else None, headers=headers
+            )
         allowed = perm is None or perm in granted
         if allowed:
             assert response.status_code not in (401, 403), (role, method, path, response.text[:300])

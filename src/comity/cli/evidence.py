@@ -39,10 +39,9 @@ from comity.cli.common import (
 )
 from comity.errors import ComityError, ValidationError
 from comity.node import local_operator
-from comity.vault import ingest, items, package
+from comity.vault import ingest, inputs, items, package
 from comity.vault.metadata_view import describe
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
-from comity.vault.timestamps import ItemStampFailure
 
 app = typer.Typer(
     help=(
@@ -73,11 +72,11 @@ def _inputs(paths: list[Path], *, recursive: bool) -> list[Path]:
                     f"{path} is a directory; add the files in it with --recursive.",
                     fields={"path": "directory"},
                 )
-            files.extend(ingest.files_under(path))
+            files.extend(inputs.files_under(path))
         else:
             files.append(path)
     for path in files:
-        stream, _ = ingest.open_input(path)
+        stream, _ = inputs.open_input(path)
         stream.close()
     return files
 
@@ -155,7 +154,7 @@ def add(
 
     Example: comity evidence add IMG_0412.jpg --who 'A. Haddad' --where Varesh --tool phone
     """
-    acquisition = ingest.Acquisition(who=who, when=when_, where=where, how=how, tool=tool)
+    acquisition = inputs.Acquisition(who=who, when=when_, where=where, how=how, tool=tool)
     acquisition.given()  # refuse bad details before any file is read
     operator = local_operator()
     added: list[ingest.AddResult] = []
@@ -163,19 +162,16 @@ def add(
     with opened_node() as node:
         files = _inputs(paths, recursive=recursive)
         total = sum(path.stat().st_size for path in files)
-        stamping = True  # until the authority fails once: the rest wait for a later run
         with _bytes_bar(enabled=not as_json) as bar:
             task = bar.add_task("Adding", total=total)
-            for path in files:
-                result = ingest.add_file(
-                    node,
-                    operator,
-                    path,
-                    acquisition,
-                    progress=lambda count: bar.advance(task, count),
-                    timestamp=stamping,
-                )
-                stamping = stamping and not isinstance(result.timestamp, ItemStampFailure)
+            results = ingest.add_files(
+                node,
+                operator,
+                files,
+                acquisition,
+                progress=lambda count: bar.advance(task, count),
+            )
+            for path, result in zip(files, results, strict=True):
                 (added if result.created else skipped).append(result)
                 if not as_json:
                     verb = "Added" if result.created else "Already held"

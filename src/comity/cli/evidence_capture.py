@@ -30,7 +30,7 @@ from comity.errors import ComityError, ValidationError
 from comity.ledger.note import b64encode
 from comity.node import local_operator
 from comity.vault import captures, timestamps
-from comity.vault.ingest import Acquisition
+from comity.vault.inputs import Acquisition
 from comity.vault.items import ItemView
 
 group_app = typer.Typer(

@@ -14,7 +14,7 @@ import typer
 from comity.cli.common import JsonOutput, console, field, opened_node, plural, print_json
 from comity.node import local_operator
 from comity.vault import derive as lineage
-from comity.vault.ingest import Acquisition
+from comity.vault.inputs import Acquisition
 from comity.vault.items import ItemView, ListedItem
 from comity.vault.models import VaultDerivation
 

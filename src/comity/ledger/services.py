@@ -154,7 +154,10 @@ def prove_inclusion(
     uow: UnitOfWork, actor: Actor, index: int, size: int | None = None
 ) -> InclusionProof:
     require(actor, Permission.LEDGER_READ)
-    session = uow.session
+    return _inclusion(uow.session, index, size)
+
+
+def _inclusion(session: Session, index: int, size: int | None) -> InclusionProof:
     tree_size = _tree_size(session, size)
     if not 0 <= index < tree_size:
         raise ValidationError(
@@ -249,6 +252,13 @@ def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> 
     been handed over (written to its file, sent), so a failed hand-over leaves no trace
     of a proof nobody received."""
     require(actor, Permission.LEDGER_READ)
+    return proof_document(uow, actor, keys, index)
+
+
+def proof_document(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> dict[str, Any]:
+    """:func:`offline_proof` for a caller that has checked a permission covering entry
+    ``index`` itself (an evidence item's custody events are provable under
+    ``evidence:read``: :func:`comity.vault.viewing.custody_proof`)."""
     session = uow.session
     checkpoint, note = checkpoints.latest_cosigned(session)
     if index >= checkpoint.size:
@@ -256,7 +266,7 @@ def offline_proof(uow: UnitOfWork, actor: Actor, keys: KeyStore, index: int) -> 
             f"The latest checkpoint covers entries 0 to {checkpoint.size - 1}; make a "
             "checkpoint ('comity ledger checkpoint') and let witnesses cosign it first."
         )
-    proof = prove_inclusion(uow, actor, index, checkpoint.size)
+    proof = _inclusion(session, index, checkpoint.size)
     entry = session.scalar(select(LedgerEntry.entry).where(LedgerEntry.idx == index))
     if entry is None:
         raise NotFound(f"Entry {index} is missing from the store.")

@@ -44,7 +44,8 @@ from comity.identity.permissions import Actor, Permission
 from comity.ledger.events import JsonValue, record_event
 from comity.node import Node
 from comity.vault.access import check_text, require_recorded
-from comity.vault.ingest import Acquisition, AddResult, Progress, add_file, open_input
+from comity.vault.ingest import AddResult, add_file
+from comity.vault.inputs import Acquisition, Progress, open_input
 from comity.vault.models import (
     VaultCustody,
     VaultGroup,

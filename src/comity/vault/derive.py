@@ -38,7 +38,8 @@ from comity.ledger.events import record_event
 from comity.node import Node
 from comity.vault.access import check_text, require_recorded
 from comity.vault.deletion import refuse_deleted
-from comity.vault.ingest import Acquisition, AddResult, Progress, add_file
+from comity.vault.ingest import AddResult, add_file
+from comity.vault.inputs import Acquisition, Progress
 from comity.vault.models import VaultCustody, VaultDerivation, VaultItem
 
 MAX_NOTE_LENGTH = 2000

@@ -3,8 +3,9 @@
 :func:`add_file` takes one file in, in an order that leaves nothing half-visible
 whenever the process is stopped (even by ``SIGKILL``):
 
-1. The permission and the input are checked: a readable regular file that is not empty,
-   whose name has no control characters. Nothing is written before that.
+1. The permission and the input are checked (:mod:`comity.vault.inputs`): a readable
+   regular file that is not empty, whose name has no control characters. Nothing is
+   written before that.
 2. Outside any database transaction, the file is streamed once, 64 KiB at a time,
    through age encryption (a fresh file key wrapped by the node's
    :class:`~comity.vault.keyring.KeyManager`) into a new blob; the plaintext's SHA-256
@@ -26,6 +27,13 @@ whenever the process is stopped (even by ``SIGKILL``):
    outside any transaction; an authority that fails leaves the item added, without a
    token yet.
 
+:func:`add_files` takes many files in the same way, but records them in batches: steps
+1 to 4 for each file, then one unit of work and one commit for every batch (at most
+:data:`BATCH_FILES` files or :data:`BATCH_SECONDS` of work), so that a folder of small
+files does not pay a durable commit for each. Every blob of a batch is durable before its
+commit, as in step 2; a process killed before the commit leaves none of the batch
+visible, and re-running the command adds it again.
+
 Bytes held by an item deleted under a legal process (:mod:`comity.vault.deletion`) are
 refused: the tombstone keeps their SHA-256, and they are not taken in again.
 
@@ -38,60 +46,32 @@ stays in the node's database: nothing of it goes on the ledger.
 from __future__ import annotations
 
 import os
-import stat
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from comity.audit.services import record
 from comity.errors import ComityError, ValidationError
 from comity.identity.permissions import Actor, Permission
-from comity.ledger.events import JsonValue, actor_reference, record_event
 from comity.node import Node
-from comity.vault.access import blob_store, check_text, key_manager, require_recorded
+from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age import encrypt_with_file_key, generate_file_key
 from comity.vault.blobs import BlobStore
 from comity.vault.deletion import refuse_deleted
-from comity.vault.media import SNIFF_BYTES, sniff
-from comity.vault.metadata import Metadata, extract_stream
-from comity.vault.models import VaultCustody, VaultItem, VaultMetadata, new_item_id
+from comity.vault.inputs import Acquisition, Progress, Reading, changed_since, open_input
+from comity.vault.keyring import KeyManager
+from comity.vault.media import sniff
+from comity.vault.metadata import extract_stream
+from comity.vault.models import VaultItem, VaultMetadata, new_item_id
 from comity.vault.perceptual import NEAR_DUPLICATE_DISTANCE, hamming
+from comity.vault.recording import Lineage, Prepared, record_item
 from comity.vault.timestamps import ItemStamp, ItemStampFailure, stamp_new_item
 
-MAX_NAME_LENGTH = 255
-MAX_DETAIL_LENGTH = 2000
-ACQUISITION_FIELDS = ("who", "when", "where", "how", "tool")
-
-Progress = Callable[[int], None]
-"""Called with the number of plaintext bytes read since the last call."""
-
-
-@dataclass(frozen=True)
-class Acquisition:
-    """How the file was acquired, as the person adding it tells it (all optional, free
-    text): who collected it, when, where, how, and with what tool."""
-
-    who: str = ""
-    when: str = ""
-    where: str = ""
-    how: str = ""
-    tool: str = ""
-
-    def given(self) -> dict[str, str]:
-        """The details that were given, checked and stripped."""
-        details = {name: getattr(self, name).strip() for name in ACQUISITION_FIELDS}
-        return {
-            name: check_text(
-                f"acquisition '{name}'", value, max_length=MAX_DETAIL_LENGTH, multiline=True
-            )
-            for name, value in details.items()
-            if value
-        }
+BATCH_FILES = 256
+BATCH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -111,85 +91,39 @@ class AddResult:
     timestamp: ItemStamp | ItemStampFailure | None = None
 
 
-class Lineage(Protocol):
-    """A derived copy's link to its parent, recorded with the item in its unit of work
-    (:class:`comity.vault.derive.Derivation`)."""
+class _NearDuplicates:
+    """The perceptual hashes of the items held, read once per run (only when a file has
+    one) and grown with each file taken in, so that a folder of photos is not compared
+    with the whole vault by one query per photo."""
 
-    @property
-    def parent_id(self) -> str: ...
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._known: list[tuple[str, str]] | None = None
 
-    @property
-    def parent_sha256(self) -> str: ...
+    def _held(self) -> list[tuple[str, str]]:
+        if self._known is None:
+            with self._node.uow() as uow:
+                rows = uow.session.execute(
+                    select(VaultMetadata.item_id, VaultMetadata.perceptual_hash).where(
+                        VaultMetadata.perceptual_hash.is_not(None)
+                    )
+                ).all()
+            self._known = [(item_id, other) for item_id, other in rows if other is not None]
+        return self._known
 
-    @property
-    def operation(self) -> str: ...
-
-    def record(self, session: Session, actor: Actor, item_id: str, sha256: str) -> None:
-        """Add the lineage's rows and ledger event, or raise if the parent can no longer
-        have a derived copy."""
-
-
-class _Reading:
-    """Reads the input, keeping its first bytes (for the media type) and reporting
-    progress."""
-
-    def __init__(self, stream: BinaryIO, progress: Progress | None) -> None:
-        self._stream = stream
-        self._progress = progress
-        self.head = b""
-
-    def read(self, size: int, /) -> bytes:
-        data = self._stream.read(size)
-        if len(self.head) < SNIFF_BYTES:
-            self.head += data[: SNIFF_BYTES - len(self.head)]
-        if self._progress is not None and data:
-            self._progress(len(data))
-        return data
-
-
-def check_name(name: str) -> str:
-    """The file name, if it can be kept as it is (no control characters, not too long)."""
-    return check_text("file name", name, max_length=MAX_NAME_LENGTH)
-
-
-def open_input(path: Path) -> tuple[BinaryIO, int]:
-    """The file at ``path`` opened for reading, and its size; refuses anything that is
-    not a readable, non-empty regular file, with a message naming the problem."""
-    check_name(path.name)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ValidationError(f"{path} does not exist.", fields={"path": "missing"}) from None
-    except OSError as exc:
-        raise ValidationError(
-            f"Cannot read {path}: {exc.strerror or exc}.", fields={"path": "unreadable"}
-        ) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ValidationError(
-            f"{path} is a directory; add the files in it with --recursive.",
-            fields={"path": "directory"},
+    def of(self, item_id: str, perceptual_hash: str | None) -> list[dict[str, str | int]]:
+        """The items within :data:`NEAR_DUPLICATE_DISTANCE` bits of ``perceptual_hash``,
+        closest first; ``item_id`` is then known too."""
+        if perceptual_hash is None:
+            return []
+        known = self._held()
+        close = sorted(
+            (distance, other_id)
+            for other_id, other in known
+            if (distance := hamming(perceptual_hash, other)) <= NEAR_DUPLICATE_DISTANCE
         )
-    if not stat.S_ISREG(info.st_mode):
-        raise ValidationError(
-            f"{path} is not a regular file (a device, pipe or socket); only files can be added.",
-            fields={"path": "not_a_file"},
-        )
-    try:
-        # O_NONBLOCK: should the path have become a pipe since, opening it does not hang.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise ValidationError(
-            f"Cannot read {path}: {exc.strerror or exc}.", fields={"path": "unreadable"}
-        ) from None
-    stream = os.fdopen(descriptor, "rb")
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        stream.close()
-        problem = "is empty" if stat.S_ISREG(info.st_mode) else "is not a regular file"
-        raise ValidationError(
-            f"{path} {problem}; there is nothing to preserve.", fields={"path": "empty"}
-        )
-    return stream, info.st_size
+        known.append((item_id, perceptual_hash))
+        return [{"item_id": other_id, "distance": distance} for distance, other_id in close]
 
 
 def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultItem | None:
@@ -204,64 +138,97 @@ def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultIte
     return held
 
 
-def _near_duplicates(node: Node, perceptual_hash: str | None) -> list[dict[str, str | int]]:
-    """The items whose perceptual hash is within :data:`NEAR_DUPLICATE_DISTANCE` bits
-    of ``perceptual_hash``, closest first (compared here over every hash held)."""
-    if perceptual_hash is None:
-        return []
-    with node.uow() as uow:
-        held = uow.session.execute(
-            select(VaultMetadata.item_id, VaultMetadata.perceptual_hash).where(
-                VaultMetadata.perceptual_hash.is_not(None)
+def _prepare(
+    node: Node,
+    store: BlobStore,
+    keys: KeyManager,
+    path: Path,
+    details: dict[str, str],
+    *,
+    progress: Progress | None,
+    near: _NearDuplicates,
+) -> Prepared | VaultItem:
+    """Steps 2 to 4 for one file: its durable blob and its metadata, or the item that
+    already holds its bytes."""
+    stream, expected_size = open_input(path)
+    opened = os.fstat(stream.fileno())
+    file_key = generate_file_key()
+    reading = Reading(stream, progress)
+    with stream, store.writer() as blob:
+        encrypted = encrypt_with_file_key(reading, blob, file_key, keys.wrap(file_key))
+        if encrypted.plaintext_size != expected_size:
+            raise ValidationError(
+                f"{path} changed size while it was being read ({expected_size} bytes, then "
+                f"{encrypted.plaintext_size}); add it again once it is no longer written to.",
+                fields={"path": "changing"},
             )
-        ).all()
-    close = [
-        (distance, item_id)
-        for item_id, other in held
-        if other is not None
-        and (distance := hamming(perceptual_hash, other)) <= NEAR_DUPLICATE_DISTANCE
-    ]
-    return [{"item_id": item_id, "distance": distance} for distance, item_id in sorted(close)]
-
-
-def _changed(stream: BinaryIO, opened: os.stat_result) -> bool:
-    """Whether the open file was written to since it was opened (its metadata must
-    describe the bytes that were hashed)."""
-    now = os.fstat(stream.fileno())
-    return (now.st_size, now.st_mtime_ns) != (opened.st_size, opened.st_mtime_ns)
-
-
-def _metadata_row(
-    item_id: str, metadata: Metadata, near: list[dict[str, str | int]]
-) -> VaultMetadata:
-    return VaultMetadata(
+        blob_name = blob.commit()
+        sha256 = encrypted.plaintext_sha256.hex()
+        media_type = sniff(reading.head)
+        existing = _held(node, store, sha256, blob_name)
+        if existing is not None:
+            return existing
+        metadata = extract_stream(stream, media_type)
+        if changed_since(stream, opened):
+            store.delete(blob_name)
+            raise ValidationError(
+                f"{path} changed while it was being read; add it again once it is no "
+                "longer written to.",
+                fields={"path": "changing"},
+            )
+    item_id = new_item_id()
+    return Prepared(
         item_id=item_id,
-        extracted=metadata.to_json() | {"near_duplicates": near},
-        versions=dict(metadata.versions),
-        perceptual_hash=metadata.perceptual_hash,
-        gps_latitude=None if metadata.gps is None else metadata.gps.latitude,
-        gps_longitude=None if metadata.gps is None else metadata.gps.longitude,
-        captured_at=metadata.captured_utc,
+        name=path.name,
+        details=details,
+        sha256=sha256,
+        size=encrypted.plaintext_size,
+        blob_name=blob_name,
+        blob_size=encrypted.encrypted_size,
+        media_type=media_type,
+        metadata=metadata,
+        near=near.of(item_id, metadata.perceptual_hash),
     )
 
 
-def _event_fields(
-    sha256: str, blob_name: str, size: int, media_type: str, derivation: Lineage | None
-) -> tuple[dict[str, str], dict[str, JsonValue]]:
-    """The digests and data of the ``evidence.ingest`` event; a derived copy's also name
-    its parent and the operation, so that the item's own ingest entry vouches for them."""
-    digests = {"sha256": sha256, "blob_sha256": blob_name.removeprefix("sha256/")}
-    data: dict[str, JsonValue] = {"size": size, "media_type": media_type}
-    if derivation is not None:
-        digests["parent_sha256"] = derivation.parent_sha256
-        data |= {"derived_from": derivation.parent_id, "operation": derivation.operation}
-    return digests, data
+def _added(prepared: Prepared, timestamp: ItemStamp | ItemStampFailure | None) -> AddResult:
+    return AddResult(
+        prepared.item_id,
+        prepared.name,
+        prepared.sha256,
+        prepared.size,
+        prepared.media_type,
+        created=True,
+        near_duplicates=tuple(str(entry["item_id"]) for entry in prepared.near),
+        timestamp=timestamp,
+    )
 
 
 def _already_held(item: VaultItem) -> AddResult:
     return AddResult(
         item.id, item.original_name, item.sha256, item.size, item.media_type, created=False
     )
+
+
+def _commit_one(
+    node: Node, actor: Actor, store: BlobStore, prepared: Prepared, derivation: Lineage | None
+) -> VaultItem | None:
+    """Step 5 for one item: ``None`` once it is committed, or the item that another
+    process committed with the same bytes in the meantime (then ours is dropped)."""
+    try:
+        with node.uow() as uow:
+            record_item(uow.session, actor, prepared, derivation)
+            uow.commit()
+    except ComityError:
+        # Refused before the commit (a derived copy's parent deleted meanwhile): no item.
+        store.delete(prepared.blob_name)
+        raise
+    except IntegrityError:
+        existing = _held(node, store, prepared.sha256, prepared.blob_name)
+        if existing is None:
+            raise
+        return existing
+    return None
 
 
 def add_file(
@@ -281,121 +248,104 @@ def add_file(
     just saw the authority fail need not wait for it again)."""
     require_recorded(node, actor, Permission.EVIDENCE_ADD, "evidence.add")
     details = (acquisition or Acquisition()).given()
-    name = path.name
-    stream, expected_size = open_input(path)
-    opened = os.fstat(stream.fileno())
+    store = blob_store(node)
+    prepared = _prepare(
+        node, store, key_manager(node), path, details, progress=progress, near=_NearDuplicates(node)
+    )
+    if isinstance(prepared, VaultItem):
+        return _already_held(prepared)
+    existing = _commit_one(node, actor, store, prepared, derivation)
+    if existing is not None:
+        return _already_held(existing)
+    stamp = stamp_new_item(node, actor, prepared.item_id, prepared.sha256) if timestamp else None
+    return _added(prepared, stamp)
+
+
+class _Batch:
+    """Files prepared and not yet committed, in the order they were given (an entry is
+    the item already holding a file's bytes when there was one)."""
+
+    def __init__(self, node: Node, actor: Actor, store: BlobStore, *, timestamp: bool) -> None:
+        self._node = node
+        self._actor = actor
+        self._store = store
+        self._stamping = timestamp
+        self._entries: list[Prepared | VaultItem] = []
+        self._started = time.monotonic()
+
+    def add(self, entry: Prepared | VaultItem) -> None:
+        if not self._entries:
+            self._started = time.monotonic()
+        self._entries.append(entry)
+
+    @property
+    def full(self) -> bool:
+        return (
+            len(self._entries) >= BATCH_FILES or time.monotonic() - self._started >= BATCH_SECONDS
+        )
+
+    def commit(self) -> list[AddResult]:
+        """Step 5 for every new item in one unit of work, then step 6 for each. Should
+        another process have committed some of the same bytes meanwhile (or a file of the
+        batch repeat another's bytes), the batch is committed item by item instead."""
+        entries, self._entries = self._entries, []
+        new = [entry for entry in entries if isinstance(entry, Prepared)]
+        held: dict[str, VaultItem] = {}
+        try:
+            with self._node.uow() as uow:
+                for prepared in new:
+                    record_item(uow.session, self._actor, prepared, None)
+                uow.commit()
+        except IntegrityError:
+            for prepared in new:
+                existing = _commit_one(self._node, self._actor, self._store, prepared, None)
+                if existing is not None:
+                    held[prepared.item_id] = existing
+        results: list[AddResult] = []
+        for entry in entries:
+            if isinstance(entry, VaultItem):
+                results.append(_already_held(entry))
+            elif entry.item_id in held:
+                results.append(_already_held(held[entry.item_id]))
+            else:
+                results.append(_added(entry, self._stamp(entry)))
+        return results
+
+    def _stamp(self, prepared: Prepared) -> ItemStamp | ItemStampFailure | None:
+        """The new item's time-stamp; after one failure the rest wait for a later run."""
+        if not self._stamping:
+            return None
+        stamp = stamp_new_item(self._node, self._actor, prepared.item_id, prepared.sha256)
+        self._stamping = not isinstance(stamp, ItemStampFailure)
+        return stamp
+
+
+def add_files(
+    node: Node,
+    actor: Actor,
+    paths: Iterable[Path],
+    acquisition: Acquisition | None = None,
+    *,
+    progress: Progress | None = None,
+    timestamp: bool = True,
+) -> Iterator[AddResult]:
+    """:func:`add_file` for each of ``paths``, committed in batches (see the module
+    docstring); the results come in the order of ``paths``, each batch's once it is
+    committed. A file that is refused stops the run, after the files before it are
+    committed and their results given."""
+    require_recorded(node, actor, Permission.EVIDENCE_ADD, "evidence.add")
+    details = (acquisition or Acquisition()).given()
     store = blob_store(node)
     keys = key_manager(node)
-    file_key = generate_file_key()
-    reading = _Reading(stream, progress)
-    with stream, store.writer() as blob:
-        encrypted = encrypt_with_file_key(reading, blob, file_key, keys.wrap(file_key))
-        if encrypted.plaintext_size != expected_size:
-            raise ValidationError(
-                f"{path} changed size while it was being read ({expected_size} bytes, then "
-                f"{encrypted.plaintext_size}); add it again once it is no longer written to.",
-                fields={"path": "changing"},
-            )
-        blob_name = blob.commit()
-        sha256 = encrypted.plaintext_sha256.hex()
-        media_type = sniff(reading.head)
-        existing = _held(node, store, sha256, blob_name)
-        if existing is not None:
-            return _already_held(existing)
-        metadata = extract_stream(stream, media_type)
-        if _changed(stream, opened):
-            store.delete(blob_name)
-            raise ValidationError(
-                f"{path} changed while it was being read; add it again once it is no "
-                "longer written to.",
-                fields={"path": "changing"},
-            )
-    near = _near_duplicates(node, metadata.perceptual_hash)
-
-    item_id = new_item_id()
-    personal: Mapping[str, str] = {"original_name": name} | details
-    digests, data = _event_fields(
-        sha256, blob_name, encrypted.plaintext_size, media_type, derivation
-    )
-    try:
-        with node.uow() as uow:
-            session = uow.session
-            event = record_event(
-                session,
-                actor,
-                "evidence.ingest",
-                subject_type="vault_item",
-                subject_id=item_id,
-                digests=digests,
-                personal=personal,
-                data=data,
-            )
-            session.add(
-                VaultItem(
-                    id=item_id,
-                    sha256=sha256,
-                    size=encrypted.plaintext_size,
-                    media_type=media_type,
-                    original_name=name,
-                    blob_name=blob_name,
-                    blob_size=encrypted.encrypted_size,
-                    acquisition=details,
-                    added_by=actor_reference(actor),
-                    ledger_index=event.index,
-                )
-            )
-            session.flush()
-            session.add(_metadata_row(item_id, metadata, near))
-            session.add(
-                VaultCustody(
-                    item_id=item_id,
-                    action="ingest",
-                    actor=actor.label[:100],
-                    ledger_index=event.index,
-                    detail={"blob": blob_name},
-                )
-            )
-            if derivation is not None:
-                derivation.record(session, actor, item_id, sha256)
-            record(
-                session,
-                actor,
-                "evidence.add",
-                target_type="vault_item",
-                target_id=item_id,
-                detail={"sha256": sha256, "size": encrypted.plaintext_size, "ledger": event.index},
-            )
-            uow.commit()
-    except ComityError:
-        # Refused before the commit (a derived copy's parent deleted meanwhile): no item.
-        store.delete(blob_name)
-        raise
-    except IntegrityError:
-        # The same bytes were added by another process in the meantime: keep theirs.
-        existing = _held(node, store, sha256, blob_name)
-        if existing is None:
+    near = _NearDuplicates(node)
+    batch = _Batch(node, actor, store, timestamp=timestamp)
+    for path in paths:
+        try:
+            entry = _prepare(node, store, keys, path, details, progress=progress, near=near)
+        except BaseException:
+            yield from batch.commit()
             raise
-        return _already_held(existing)
-    return AddResult(
-        item_id,
-        name,
-        sha256,
-        encrypted.plaintext_size,
-        media_type,
-        created=True,
-        near_duplicates=tuple(str(entry["item_id"]) for entry in near),
-        timestamp=stamp_new_item(node, actor, item_id, sha256) if timestamp else None,
-    )
-
-
-def files_under(path: Path) -> list[Path]:
-    """The regular files under the directory ``path``, in a stable order; symbolic links
-    are not followed, and anything that is not a regular file is left out."""
-    found: list[Path] = []
-    for directory, subdirectories, names in os.walk(path):
-        subdirectories.sort()
-        for name in sorted(names):
-            candidate = Path(directory) / name
-            if candidate.is_file() and not candidate.is_symlink():
-                found.append(candidate)
-    return found
+        batch.add(entry)
+        if batch.full:
+            yield from batch.commit()
+    yield from batch.commit()

@@ -1,36 +1,59 @@
 """The FastAPI app factory. Nothing happens at import time; settings come in, an app
 comes out. While the app runs, its lifespan keeps the ledger's scheduled duties going
-(:mod:`comity.ledger.schedule`)."""
+(:mod:`comity.ledger.schedule`) and sweeps abandoned uploads hourly
+(:func:`comity.vault.uploads.sweep_expired`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from comity import __version__
+from comity.errors import ComityError
 from comity.ledger.schedule import LedgerSchedule
 from comity.node import Node
+from comity.vault.uploads import sweep_expired
 from comity.web import errors
 from comity.web.api import router as api_router
+from comity.web.api import uploads
 from comity.web.guards import api_guard, page_guard
 from comity.web.pages import router as pages_router
 from comity.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 3600
+
+
+async def _sweep_uploads(node: Node) -> None:
+    """Expire abandoned uploads every :data:`SWEEP_SECONDS` while serving, so that their
+    staged bytes go even when nobody starts a new upload (which sweeps too)."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await run_in_threadpool(sweep_expired, node)
+        except (ComityError, OSError, SQLAlchemyError):
+            log.exception("Sweeping expired uploads failed; trying again later.")
 
 
 def _lifespan(node: Node) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         schedule = LedgerSchedule(node)
-        task = asyncio.create_task(schedule.run()) if schedule.active else None
+        tasks = [asyncio.create_task(_sweep_uploads(node))]
+        if schedule.active:
+            tasks.append(asyncio.create_task(schedule.run()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -55,6 +78,11 @@ def create_app(node: Node) -> FastAPI:
     static_dir = resources.files("comity.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
     errors.install(app)
-    app.add_middleware(BodyLimitMiddleware, limit=node.settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=node.settings.max_request_bytes,
+        chunk_limit=node.settings.upload_chunk_bytes,
+        chunk_paths=uploads.CHUNK_PATHS,
+    )
     app.add_middleware(SecurityHeadersMiddleware, hsts=node.settings.cookie_secure)
     return app

@@ -1,8 +1,9 @@
 """The one place where domain errors become HTTP responses.
 
-API paths get JSON ``{"error": code, "message": text, "fields": {...}}``; pages get an
-HTML error page in the visitor's language. Permission refusals are written to the audit
-trail here, in their own transaction, because the refused work was rolled back.
+API paths, and requests that accept ``application/json`` first (the pages' scripts), get
+JSON ``{"error": code, "message": text, "fields": {...}}``; pages get an HTML error page
+in the visitor's language. Permission refusals are written to the audit trail here, in
+their own transaction, because the refused work was rolled back.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from comity import errors
 from comity.audit.services import record_refusal
 from comity.identity.permissions import anonymous
+from comity.vault.errors import ChunkRefused, ChunkTooLarge
 from comity.web.guards import CsrfRejected, Redirect, page_actor
 from comity.web.requests import client_ip, node_of, user_agent
 from comity.web.templating import render
 
 STATUS: list[tuple[type[errors.ComityError], int]] = [
+    (ChunkTooLarge, 413),
+    (ChunkRefused, 400),
     (errors.ValidationError, 422),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
@@ -44,7 +48,9 @@ def status_for(exc: errors.ComityError) -> int:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """JSON for the API, and for the pages' own scripts, which ask for it."""
+    accept = request.headers.get("accept", "")
+    return request.url.path.startswith("/api/") or accept.startswith("application/json")
 
 
 def _error_response(

@@ -98,7 +98,9 @@ async def page_guard(request: Request) -> None:
     request.state.csrf_token = expected
     if request.method in UNSAFE_METHODS:
         given = request.headers.get(CSRF_HEADER, "")
-        if not given:
+        # Only a POST can come from an HTML form; other methods come from scripts, which
+        # send the header, and their bodies are theirs (an upload's chunk).
+        if not given and request.method == "POST":
             form = await request.form()
             value = form.get(CSRF_FIELD, "")
             given = value if isinstance(value, str) else ""

@@ -3,13 +3,15 @@
 CSRF uses synchronizer tokens. For a signed-in browser the token is an HMAC of the
 session id under a key derived from the node secret; before sign-in it is an HMAC of a
 random value kept in a short-lived cookie. Every unsafe request to a page must carry
-the token in the ``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx).
+the token in the ``X-CSRF-Token`` header (htmx, the pages' scripts) or, for a ``POST``,
+in the ``csrf_token`` form field.
 The JSON API takes bearer tokens only, never cookies, so it needs no CSRF token.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -86,19 +88,40 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies larger than ``limit`` bytes with 413, before any handler runs."""
+    """Refuses request bodies larger than ``limit`` bytes with 413, before any handler runs.
+    ``PUT`` requests to a path that ``chunk_paths`` matches (the chunks of resumable
+    uploads) may carry up to ``chunk_limit`` bytes instead."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        chunk_limit: int = 0,
+        chunk_paths: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.chunk_limit = chunk_limit
+        self.chunk_paths = chunk_paths
+
+    def _limit(self, scope: Scope) -> int:
+        if (
+            self.chunk_paths is not None
+            and scope["method"] == "PUT"
+            and self.chunk_paths.fullmatch(scope["path"])
+        ):
+            return self.chunk_limit
+        return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(send, limit)
             return
         received = 0
 
@@ -107,14 +130,14 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, counted, send)
         except BodyTooLarge:
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
 
 
 class BodyTooLarge(Exception):

@@ -1,1 +1,1 @@
-"""Server-rendered HTML pages (login, account, users, organisations, audit trail)."""
+"""Server-rendered HTML pages (login, account, users, organisations, audit trail, evidence)."""

@@ -1,0 +1,138 @@
+"""Step 5 of ingest: the rows an item is recorded with, in the caller's unit of work.
+
+:func:`record_item` adds, for a file already encrypted into a durable blob
+(:class:`Prepared`): the ledger event ``evidence.ingest`` (digests and size in the clear,
+the original name and acquisition details only as salted commitments), the item, its
+metadata row, its first custody row and an audit record — and, for a derived copy, its
+:class:`Lineage`. The caller commits (:mod:`comity.vault.ingest`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from comity.audit.services import record
+from comity.identity.permissions import Actor
+from comity.ledger.events import JsonValue, actor_reference, record_event
+from comity.vault.metadata import Metadata
+from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
+
+
+class Lineage(Protocol):
+    """A derived copy's link to its parent, recorded with the item in its unit of work
+    (:class:`comity.vault.derive.Derivation`)."""
+
+    @property
+    def parent_id(self) -> str: ...
+
+    @property
+    def parent_sha256(self) -> str: ...
+
+    @property
+    def operation(self) -> str: ...
+
+    def record(self, session: Session, actor: Actor, item_id: str, sha256: str) -> None:
+        """Add the lineage's rows and ledger event, or raise if the parent can no longer
+        have a derived copy."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A file encrypted into a durable blob and read for metadata, not yet recorded."""
+
+    item_id: str
+    name: str
+    details: dict[str, str]
+    sha256: str
+    size: int
+    blob_name: str
+    blob_size: int
+    media_type: str
+    metadata: Metadata
+    near: list[dict[str, str | int]]
+
+
+def metadata_row(
+    item_id: str, metadata: Metadata, near: list[dict[str, str | int]]
+) -> VaultMetadata:
+    return VaultMetadata(
+        item_id=item_id,
+        extracted=metadata.to_json() | {"near_duplicates": near},
+        versions=dict(metadata.versions),
+        perceptual_hash=metadata.perceptual_hash,
+        gps_latitude=None if metadata.gps is None else metadata.gps.latitude,
+        gps_longitude=None if metadata.gps is None else metadata.gps.longitude,
+        captured_at=metadata.captured_utc,
+    )
+
+
+def event_fields(
+    sha256: str, blob_name: str, size: int, media_type: str, derivation: Lineage | None
+) -> tuple[dict[str, str], dict[str, JsonValue]]:
+    """The digests and data of the ``evidence.ingest`` event; a derived copy's also name
+    its parent and the operation, so that the item's own ingest entry vouches for them."""
+    digests = {"sha256": sha256, "blob_sha256": blob_name.removeprefix("sha256/")}
+    data: dict[str, JsonValue] = {"size": size, "media_type": media_type}
+    if derivation is not None:
+        digests["parent_sha256"] = derivation.parent_sha256
+        data |= {"derived_from": derivation.parent_id, "operation": derivation.operation}
+    return digests, data
+
+
+def record_item(
+    session: Session, actor: Actor, prepared: Prepared, derivation: Lineage | None
+) -> None:
+    """Step 5's rows for one item, in ``session``'s unit of work."""
+    personal: Mapping[str, str] = {"original_name": prepared.name} | prepared.details
+    digests, data = event_fields(
+        prepared.sha256, prepared.blob_name, prepared.size, prepared.media_type, derivation
+    )
+    event = record_event(
+        session,
+        actor,
+        "evidence.ingest",
+        subject_type="vault_item",
+        subject_id=prepared.item_id,
+        digests=digests,
+        personal=personal,
+        data=data,
+    )
+    session.add(
+        VaultItem(
+            id=prepared.item_id,
+            sha256=prepared.sha256,
+            size=prepared.size,
+            media_type=prepared.media_type,
+            original_name=prepared.name,
+            blob_name=prepared.blob_name,
+            blob_size=prepared.blob_size,
+            acquisition=prepared.details,
+            added_by=actor_reference(actor),
+            ledger_index=event.index,
+        )
+    )
+    session.flush()
+    session.add(metadata_row(prepared.item_id, prepared.metadata, prepared.near))
+    session.add(
+        VaultCustody(
+            item_id=prepared.item_id,
+            action="ingest",
+            actor=actor.label[:100],
+            ledger_index=event.index,
+            detail={"blob": prepared.blob_name},
+        )
+    )
+    if derivation is not None:
+        derivation.record(session, actor, prepared.item_id, prepared.sha256)
+    record(
+        session,
+        actor,
+        "evidence.add",
+        target_type="vault_item",
+        target_id=prepared.item_id,
+        detail={"sha256": prepared.sha256, "size": prepared.size, "ledger": event.index},
+    )
