@@ -12,12 +12,12 @@ whenever the process is stopped (even by ``SIGKILL``):
    and size come from the same pass. The blob is committed (fsync, atomic rename). A
    process killed before this point leaves at most a temporary file in the store's
    ``tmp/``; one killed after it, an encrypted blob no item names yet.
-3. If an item with the same plaintext SHA-256 is already held, it is returned as it is
-   and the new blob is deleted: re-running an interrupted command is safe.
-4. Still outside any transaction, the metadata is read from the same open file
+3. Still outside any transaction, the metadata is read from the same open file
    (:mod:`comity.vault.metadata`; read only, never an exception), the file is checked
    not to have changed since it was opened, and the perceptual hash of an image is
    compared with those of the items held to name its near-duplicates.
+4. If an item with the same plaintext SHA-256 is already held, it is returned as it is
+   and the new blob is deleted: re-running an interrupted command is safe.
 5. In one unit of work: the item row, its metadata row, its first custody row
    (``ingest``), the ledger event ``evidence.ingest`` and an audit record — and, for a
    derived copy, its :class:`Lineage` (:mod:`comity.vault.derive`); then one commit.
@@ -28,7 +28,8 @@ whenever the process is stopped (even by ``SIGKILL``):
    token yet.
 
 :func:`add_files` takes many files in the same way, but records them in batches: steps
-1 to 4 for each file, then one unit of work and one commit for every batch (at most
+1 to 3 for each file, then step 4 for all its files in one query and one unit of work
+and one commit for every batch (at most
 :data:`BATCH_FILES` files or :data:`BATCH_SECONDS` of work), so that a folder of small
 files does not pay a durable commit for each. Every blob of a batch is durable before its
 commit, as in step 2; a process killed before the commit leaves none of the batch
@@ -53,6 +54,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from comity.errors import ComityError, ValidationError
 from comity.identity.permissions import Actor, Permission
@@ -67,7 +69,7 @@ from comity.vault.media import sniff
 from comity.vault.metadata import extract_stream
 from comity.vault.models import VaultItem, VaultMetadata, new_item_id
 from comity.vault.perceptual import NEAR_DUPLICATE_DISTANCE, hamming
-from comity.vault.recording import Lineage, Prepared, record_item
+from comity.vault.recording import Lineage, Prepared, record_items
 from comity.vault.timestamps import ItemStamp, ItemStampFailure, stamp_new_item
 
 BATCH_FILES = 256
@@ -125,6 +127,11 @@ class _NearDuplicates:
         known.append((item_id, perceptual_hash))
         return [{"item_id": other_id, "distance": distance} for distance, other_id in close]
 
+    def forget(self, item_ids: set[str]) -> None:
+        """Files that turned out to be held already: no item of theirs will exist."""
+        if self._known is not None and item_ids:
+            self._known[:] = [entry for entry in self._known if entry[0] not in item_ids]
+
 
 def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultItem | None:
     """The item already holding these bytes, if any, and then the new blob is removed;
@@ -139,7 +146,6 @@ def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultIte
 
 
 def _prepare(
-    node: Node,
     store: BlobStore,
     keys: KeyManager,
     path: Path,
@@ -147,9 +153,9 @@ def _prepare(
     *,
     progress: Progress | None,
     near: _NearDuplicates,
-) -> Prepared | VaultItem:
-    """Steps 2 to 4 for one file: its durable blob and its metadata, or the item that
-    already holds its bytes."""
+) -> Prepared:
+    """Steps 2 and 3 for one file: its durable blob and its metadata (step 4 is the
+    caller's: a batch checks all its files at once)."""
     stream, expected_size = open_input(path)
     opened = os.fstat(stream.fileno())
     file_key = generate_file_key()
@@ -165,9 +171,6 @@ def _prepare(
         blob_name = blob.commit()
         sha256 = encrypted.plaintext_sha256.hex()
         media_type = sniff(reading.head)
-        existing = _held(node, store, sha256, blob_name)
-        if existing is not None:
-            return existing
         metadata = extract_stream(stream, media_type)
         if changed_since(stream, opened):
             store.delete(blob_name)
@@ -217,7 +220,7 @@ def _commit_one(
     process committed with the same bytes in the meantime (then ours is dropped)."""
     try:
         with node.uow() as uow:
-            record_item(uow.session, actor, prepared, derivation)
+            record_items(uow.session, actor, [(prepared, derivation)])
             uow.commit()
     except ComityError:
         # Refused before the commit (a derived copy's parent deleted meanwhile): no item.
@@ -250,10 +253,11 @@ def add_file(
     details = (acquisition or Acquisition()).given()
     store = blob_store(node)
     prepared = _prepare(
-        node, store, key_manager(node), path, details, progress=progress, near=_NearDuplicates(node)
+        store, key_manager(node), path, details, progress=progress, near=_NearDuplicates(node)
     )
-    if isinstance(prepared, VaultItem):
-        return _already_held(prepared)
+    existing = _held(node, store, prepared.sha256, prepared.blob_name)
+    if existing is not None:
+        return _already_held(existing)
     existing = _commit_one(node, actor, store, prepared, derivation)
     if existing is not None:
         return _already_held(existing)
@@ -262,18 +266,20 @@ def add_file(
 
 
 class _Batch:
-    """Files prepared and not yet committed, in the order they were given (an entry is
-    the item already holding a file's bytes when there was one)."""
+    """Files prepared and not yet committed, in the order they were given."""
 
-    def __init__(self, node: Node, actor: Actor, store: BlobStore, *, timestamp: bool) -> None:
+    def __init__(
+        self, node: Node, actor: Actor, store: BlobStore, near: _NearDuplicates, *, timestamp: bool
+    ) -> None:
         self._node = node
         self._actor = actor
         self._store = store
+        self._near = near
         self._stamping = timestamp
-        self._entries: list[Prepared | VaultItem] = []
+        self._entries: list[Prepared] = []
         self._started = time.monotonic()
 
-    def add(self, entry: Prepared | VaultItem) -> None:
+    def add(self, entry: Prepared) -> None:
         if not self._entries:
             self._started = time.monotonic()
         self._entries.append(entry)
@@ -284,32 +290,63 @@ class _Batch:
             len(self._entries) >= BATCH_FILES or time.monotonic() - self._started >= BATCH_SECONDS
         )
 
-    def commit(self) -> list[AddResult]:
-        """Step 5 for every new item in one unit of work, then step 6 for each. Should
-        another process have committed some of the same bytes meanwhile (or a file of the
-        batch repeat another's bytes), the batch is committed item by item instead."""
+    def commit(self) -> tuple[list[AddResult], ComityError | None]:
+        """Step 3 for every file at once (bytes already held, by an item or by an earlier
+        file of the batch), step 5 for the new ones in one unit of work, then step 6 for
+        each. Should another process commit some of the same bytes meanwhile, the batch
+        is committed item by item instead. Also returns the refusal of a file whose bytes
+        were deleted under a legal process (the other files are committed)."""
         entries, self._entries = self._entries, []
-        new = [entry for entry in entries if isinstance(entry, Prepared)]
-        held: dict[str, VaultItem] = {}
+        if not entries:
+            return [], None
+        holders: dict[str, VaultItem | Prepared] = {}
+        refusal: ComityError | None = None
+        refused: str | None = None
         try:
             with self._node.uow() as uow:
-                for prepared in new:
-                    record_item(uow.session, self._actor, prepared, None)
+                session = uow.session
+                held = session.scalars(
+                    select(VaultItem).where(VaultItem.sha256.in_({e.sha256 for e in entries}))
+                )
+                known: dict[str, VaultItem | Prepared] = {item.sha256: item for item in held}
+                fresh: list[Prepared] = []
+                for entry in entries:
+                    holder = known.setdefault(entry.sha256, entry)
+                    if holder is entry:
+                        fresh.append(entry)
+                        continue
+                    holders[entry.item_id] = holder
+                    if isinstance(holder, VaultItem) and refusal is None:
+                        refusal = _deleted(session, holder)
+                        refused = entry.item_id if refusal is not None else None
+                for prepared in fresh:  # no near-duplicate that will never be an item
+                    prepared.near[:] = [n for n in prepared.near if n["item_id"] not in holders]
+                record_items(session, self._actor, [(prepared, None) for prepared in fresh])
                 uow.commit()
         except IntegrityError:
-            for prepared in new:
+            holders = {}
+            for prepared in entries:
                 existing = _commit_one(self._node, self._actor, self._store, prepared, None)
                 if existing is not None:
-                    held[prepared.item_id] = existing
-        results: list[AddResult] = []
-        for entry in entries:
-            if isinstance(entry, VaultItem):
-                results.append(_already_held(entry))
-            elif entry.item_id in held:
-                results.append(_already_held(held[entry.item_id]))
-            else:
-                results.append(_added(entry, self._stamp(entry)))
-        return results
+                    holders[prepared.item_id] = existing
+        self._near.forget(set(holders))
+        for item_id in holders:
+            self._store.delete(next(e.blob_name for e in entries if e.item_id == item_id))
+        results = [
+            self._result(entry, holders.get(entry.item_id))
+            for entry in entries
+            if entry.item_id != refused
+        ]
+        return results, refusal
+
+    def _result(self, entry: Prepared, holder: VaultItem | Prepared | None) -> AddResult:
+        if holder is None:
+            return _added(entry, self._stamp(entry))
+        if isinstance(holder, VaultItem):
+            return _already_held(holder)
+        return AddResult(
+            holder.item_id, holder.name, holder.sha256, holder.size, holder.media_type, False
+        )
 
     def _stamp(self, prepared: Prepared) -> ItemStamp | ItemStampFailure | None:
         """The new item's time-stamp; after one failure the rest wait for a later run."""
@@ -318,6 +355,15 @@ class _Batch:
         stamp = stamp_new_item(self._node, self._actor, prepared.item_id, prepared.sha256)
         self._stamping = not isinstance(stamp, ItemStampFailure)
         return stamp
+
+
+def _deleted(session: Session, item: VaultItem) -> ComityError | None:
+    """The refusal of bytes held by an item deleted under a legal process, if it was."""
+    try:
+        refuse_deleted(session, item, "its bytes are not taken in again")
+    except ComityError as refusal:
+        return refusal
+    return None
 
 
 def add_files(
@@ -338,14 +384,21 @@ def add_files(
     store = blob_store(node)
     keys = key_manager(node)
     near = _NearDuplicates(node)
-    batch = _Batch(node, actor, store, timestamp=timestamp)
+    batch = _Batch(node, actor, store, near, timestamp=timestamp)
     for path in paths:
         try:
-            entry = _prepare(node, store, keys, path, details, progress=progress, near=near)
+            entry = _prepare(store, keys, path, details, progress=progress, near=near)
         except BaseException:
-            yield from batch.commit()
+            yield from _committed(batch)
             raise
         batch.add(entry)
         if batch.full:
-            yield from batch.commit()
-    yield from batch.commit()
+            yield from _committed(batch)
+    yield from _committed(batch)
+
+
+def _committed(batch: _Batch) -> Iterator[AddResult]:
+    results, refusal = batch.commit()
+    yield from results
+    if refusal is not None:
+        raise refusal

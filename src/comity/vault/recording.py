@@ -1,6 +1,6 @@
 """Step 5 of ingest: the rows an item is recorded with, in the caller's unit of work.
 
-:func:`record_item` adds, for a file already encrypted into a durable blob
+:func:`record_items` adds, for each file already encrypted into a durable blob
 (:class:`Prepared`): the ledger event ``evidence.ingest`` (digests and size in the clear,
 the original name and acquisition details only as salted commitments), the item, its
 metadata row, its first custody row and an audit record — and, for a derived copy, its
@@ -9,7 +9,7 @@ metadata row, its first custody row and an audit record — and, for a derived c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,56 +83,62 @@ def event_fields(
     return digests, data
 
 
-def record_item(
-    session: Session, actor: Actor, prepared: Prepared, derivation: Lineage | None
+def record_items(
+    session: Session, actor: Actor, items: Sequence[tuple[Prepared, Lineage | None]]
 ) -> None:
-    """Step 5's rows for one item, in ``session``'s unit of work."""
-    personal: Mapping[str, str] = {"original_name": prepared.name} | prepared.details
-    digests, data = event_fields(
-        prepared.sha256, prepared.blob_name, prepared.size, prepared.media_type, derivation
-    )
-    event = record_event(
-        session,
-        actor,
-        "evidence.ingest",
-        subject_type="vault_item",
-        subject_id=prepared.item_id,
-        digests=digests,
-        personal=personal,
-        data=data,
-    )
-    session.add(
-        VaultItem(
-            id=prepared.item_id,
-            sha256=prepared.sha256,
-            size=prepared.size,
-            media_type=prepared.media_type,
-            original_name=prepared.name,
-            blob_name=prepared.blob_name,
-            blob_size=prepared.blob_size,
-            acquisition=prepared.details,
-            added_by=actor_reference(actor),
-            ledger_index=event.index,
+    """Step 5's rows for each of ``items`` (a prepared file and, for a derived copy, its
+    lineage), in ``session``'s unit of work: the ledger events and items first, flushed
+    once, then the rows that name the items."""
+    indexes: list[int] = []
+    for prepared, derivation in items:
+        personal: Mapping[str, str] = {"original_name": prepared.name} | prepared.details
+        digests, data = event_fields(
+            prepared.sha256, prepared.blob_name, prepared.size, prepared.media_type, derivation
         )
-    )
+        event = record_event(
+            session,
+            actor,
+            "evidence.ingest",
+            subject_type="vault_item",
+            subject_id=prepared.item_id,
+            digests=digests,
+            personal=personal,
+            data=data,
+        )
+        indexes.append(event.index)
+        session.add(
+            VaultItem(
+                id=prepared.item_id,
+                sha256=prepared.sha256,
+                size=prepared.size,
+                media_type=prepared.media_type,
+                original_name=prepared.name,
+                blob_name=prepared.blob_name,
+                blob_size=prepared.blob_size,
+                acquisition=prepared.details,
+                added_by=actor_reference(actor),
+                ledger_index=event.index,
+            )
+        )
     session.flush()
-    session.add(metadata_row(prepared.item_id, prepared.metadata, prepared.near))
-    session.add(
-        VaultCustody(
-            item_id=prepared.item_id,
-            action="ingest",
-            actor=actor.label[:100],
-            ledger_index=event.index,
-            detail={"blob": prepared.blob_name},
+    for (prepared, derivation), index in zip(items, indexes, strict=True):
+        session.add(metadata_row(prepared.item_id, prepared.metadata, prepared.near))
+        session.add(
+            VaultCustody(
+                item_id=prepared.item_id,
+                action="ingest",
+                actor=actor.label[:100],
+                ledger_index=index,
+                detail={"blob": prepared.blob_name},
+            )
         )
-    )
-    if derivation is not None:
-        derivation.record(session, actor, prepared.item_id, prepared.sha256)
-    record(
-        session,
-        actor,
-        "evidence.add",
-        target_type="vault_item",
-        target_id=prepared.item_id,
-        detail={"sha256": prepared.sha256, "size": prepared.size, "ledger": event.index},
-    )
+        if derivation is not None:
+            derivation.record(session, actor, prepared.item_id, prepared.sha256)
+        record(
+            session,
+            actor,
+            "evidence.add",
+            target_type="vault_item",
+            target_id=prepared.item_id,
+            detail={"sha256": prepared.sha256, "size": prepared.size, "ledger": index},
+        )
