@@ -13,7 +13,8 @@ import typer
 from rich.text import Text
 
 from comity.cli.common import JsonOutput, console, errors, print_json
-from comity.errors import ComityError
+from comity.errors import ComityError, ValidationError
+from comity.ledger.rfc3161 import read_roots
 from comity.vault.package_check import verify_package
 
 app = typer.Typer(
@@ -45,13 +46,32 @@ def verify(
         str | None,
         typer.Option(help="The node's log key (name+id+key), obtained out of band."),
     ] = None,
+    tsa_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-ca",
+            help=(
+                "PEM file of the time-stamp authorities' root certificates: every RFC 3161 "
+                "token in the package must then be signed by one of them."
+            ),
+        ),
+    ] = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Check every file, signature, proof and commitment of an evidence package.
 
-    Example: comity package verify case-17 --key 'comity/…+1a2b3c4d+AQ…'
+    Without --tsa-ca, time-stamp tokens are checked to cover what they should (the
+    checkpoint, the file's SHA-256) and the notes say how to check their signatures.
+
+    Example: comity package verify case-17 --key 'comity/…+1a2b3c4d+AQ…' --tsa-ca tsa.pem
     """
-    report = verify_package(directory, key)
+    roots = []
+    if tsa_ca is not None:
+        try:
+            roots = read_roots(tsa_ca.read_bytes(), str(tsa_ca))
+        except OSError as exc:
+            raise ValidationError(f"Cannot read {tsa_ca}: {exc.strerror or exc}.") from None
+    report = verify_package(directory, key, roots)
     if as_json:
         print_json(
             {

@@ -12,10 +12,12 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from cryptography import x509
 
 from comity.errors import ComityError
 from comity.ledger import merkle, proofs, rfc3161
@@ -124,21 +126,40 @@ def _checkpoint(
     return checkpoint, note
 
 
+def _signature_note(
+    where: str, covered: str, token: rfc3161.Token, roots: Sequence[x509.Certificate]
+) -> str:
+    """What a checked token's note says: that its signature chains to the roots given,
+    or how to check it with OpenSSL."""
+    if roots:
+        return (
+            f"{where}: covers {covered}; signed by the time-stamp authority at "
+            f"{token.gen_time.isoformat()} (chains to the roots given)."
+        )
+    return (
+        f"{where}: covers {covered}; check the authority's signature with 'openssl ts "
+        f"-verify -in {where} -token_in -CAfile ROOT' (or give --tsa-ca)."
+    )
+
+
 def _timestamps(
-    report: PackageReport, root: Path, manifest: Mapping[str, Any], stamped: bytes
+    report: PackageReport,
+    root: Path,
+    manifest: Mapping[str, Any],
+    stamped: bytes,
+    roots: Sequence[x509.Certificate],
 ) -> None:
     for stamp in (manifest.get("checkpoint") or {}).get("timestamps", []):
         path = _check_listed_file(report, root, stamp.get("path"), stamp.get("sha256"))
         if path is None or not stamped:
             continue
         try:
-            rfc3161.check_token(path.read_bytes(), stamped)
+            token = rfc3161.check_token(path.read_bytes(), stamped, roots)
         except ComityError as exc:
             report.fail(str(stamp.get("path")), f"the time-stamp token: {exc.message}")
         else:
             report.notes.append(
-                f"{stamp.get('path')}: covers the checkpoint; check the authority's signature "
-                "with 'openssl ts -verify' and the authority's root certificate."
+                _signature_note(str(stamp.get("path")), "the checkpoint", token, roots)
             )
 
 
@@ -193,7 +214,11 @@ def _openings(
 
 
 def _item(
-    report: PackageReport, root: Path, item: Mapping[str, Any], checkpoint: Checkpoint | None
+    report: PackageReport,
+    root: Path,
+    item: Mapping[str, Any],
+    checkpoint: Checkpoint | None,
+    roots: Sequence[x509.Certificate],
 ) -> set[Path]:
     item_id = str(item.get("id"))
     report.items += 1
@@ -239,7 +264,7 @@ def _item(
             _openings(report, where, item, body)
     if not ingest_seen:
         report.fail(f"item {item_id}", "its ingest event is not in the package")
-    _item_timestamps(report, root, item, bodies)
+    _item_timestamps(report, root, item, bodies, roots)
     return {path} if path else set()
 
 
@@ -286,12 +311,15 @@ def _capture(
 
 
 def _item_timestamps(
-    report: PackageReport, root: Path, item: Mapping[str, Any], bodies: dict[object, Any]
+    report: PackageReport,
+    root: Path,
+    item: Mapping[str, Any],
+    bodies: dict[object, Any],
+    roots: Sequence[x509.Certificate],
 ) -> None:
     """The item's RFC 3161 tokens: listed files, each recorded by an
     ``evidence.timestamped`` entry of the item's chain, whose imprint is the item's
-    SHA-256. The authority's signature is left to OpenSSL (there is no option for its
-    roots here)."""
+    SHA-256, and with ``roots``, whose signature chains to them."""
     item_id = str(item.get("id"))
     for stamp in item.get("timestamps", []):
         where = str(stamp.get("path"))
@@ -306,21 +334,24 @@ def _item_timestamps(
         ) != stamp.get("sha256"):
             report.fail(where, "no evidence.timestamped entry of the item records this token")
         try:
-            rfc3161.check_token_digest(path.read_bytes(), bytes.fromhex(str(item.get("sha256"))))
+            token = rfc3161.check_token_digest(
+                path.read_bytes(), bytes.fromhex(str(item.get("sha256"))), roots
+            )
         except (ComityError, ValueError) as exc:
             message = exc.message if isinstance(exc, ComityError) else str(exc)
             report.fail(where, f"the time-stamp token: {message}")
         else:
             report.notes.append(
-                f"{where}: covers the SHA-256 of item {item_id}; check the authority's "
-                f"signature with 'openssl ts -verify -data FILE -in {where} -token_in "
-                "-CAfile ROOT'."
+                _signature_note(where, f"the SHA-256 of item {item_id}", token, roots)
             )
 
 
-def verify_package(directory: Path, vkey: str | None = None) -> PackageReport:
+def verify_package(
+    directory: Path, vkey: str | None = None, tsa_roots: Sequence[x509.Certificate] = ()
+) -> PackageReport:
     """Check the package in ``directory`` against the log key ``vkey`` (if ``None``, the
-    manifest's own key is used and the report says it was not checked)."""
+    manifest's own key is used and the report says it was not checked); with
+    ``tsa_roots``, every time-stamp token's signature must chain to them."""
     report = PackageReport()
     manifest_path = directory / MANIFEST_FILE
     try:
@@ -333,14 +364,20 @@ def verify_package(directory: Path, vkey: str | None = None) -> PackageReport:
         report.fail(MANIFEST_FILE, f"not a {FORMAT} manifest")
         return report
     try:
-        _verify_contents(report, directory, raw, manifest, vkey)
+        _verify_contents(report, directory, raw, manifest, vkey, roots=tsa_roots)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         report.fail(MANIFEST_FILE, f"malformed (a member has the wrong type): {exc}")
     return report
 
 
 def _verify_contents(
-    report: PackageReport, directory: Path, raw: bytes, manifest: dict[str, Any], vkey: str | None
+    report: PackageReport,
+    directory: Path,
+    raw: bytes,
+    manifest: dict[str, Any],
+    vkey: str | None,
+    *,
+    roots: Sequence[x509.Certificate],
 ) -> None:
     log = manifest.get("log") or {}
     report.key_trusted = vkey is not None
@@ -364,14 +401,14 @@ def _verify_contents(
                 report.fail(MANIFEST_FILE, "it is not the manifest the node signed (manifest.sig)")
     checkpoint, note = _checkpoint(report, directory, manifest, verifier)
     stamped = log_signed_note(note, verifier).encode() if checkpoint and verifier else b""
-    _timestamps(report, directory, manifest, stamped)
+    _timestamps(report, directory, manifest, stamped, roots)
     report_info = manifest.get("report") or {}
     _check_listed_file(report, directory, report_info.get("path"), report_info.get("sha256"))
     if "provenance" in manifest:  # absent from packages written before it was added
         provenance = manifest["provenance"] or {}
         _check_listed_file(report, directory, provenance.get("path"), provenance.get("sha256"))
     for item in manifest.get("items", []):
-        _item(report, directory, item, checkpoint)
+        _item(report, directory, item, checkpoint, roots)
     _unexpected(report, directory, manifest)
 
 
