@@ -68,9 +68,17 @@ def _items(node: Node, tmp_path: Path) -> list[str]:
     return [first.item_id, second.item_id]
 
 
+# The standalone verifier runs as on a court expert's machine without Comity: any import
+# of the comity package fails in its process.
+_WITHOUT_COMITY = (
+    "import runpy, sys; sys.modules['comity'] = None; "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
 def _tool(package: Path, *key: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own tool, on our own files
-        [sys.executable, str(TOOL), str(package), *key],
+        [sys.executable, "-c", _WITHOUT_COMITY, str(TOOL), str(package), *key],
         capture_output=True,
         text=True,
         check=False,
