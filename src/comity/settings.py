@@ -16,7 +16,7 @@ for stores other than Amazon's); its index lives in the database. The object sto
 credentials are never settings: boto3 reads them from its standard sources
 (``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
 Settings that would send blobs to two places, or S3 settings without an S3 store, are
-refused.
+refused (those values and that check: :mod:`comity.settings_storage`).
 
 Time-stamping of checkpoints is off unless ``COMITY_TSA_URL`` names an RFC 3161
 authority; then ``COMITY_TSA_CA_FILE`` must name a readable PEM file of the roots its
@@ -26,16 +26,12 @@ authority time-stamp every evidence item too, and is refused without it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import secrets
 import stat
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography import x509
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -49,60 +45,27 @@ from pydantic_settings import (
 from comity.errors import ConfigurationError
 from comity.ledger.errors import TimestampError
 from comity.ledger.rfc3161 import read_roots
+from comity.settings_storage import (
+    LOCAL_BLOB_STORE,
+    S3Location,
+    blob_store_value,
+    check_blob_store,
+    endpoint_url_value,
+    parse_s3_location,
+    region_value,
+)
+from comity.urls import is_service_url
 
 PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "secret", "password", "development", "test", "comity"}
 )
 MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name
-LOCAL_BLOB_STORE = "local"
-# S3's rules for bucket names that work in host names: 3-63 lower-case letters, digits,
-# dots and hyphens, a letter or digit at each end (no "..", no IPv4 address: see below).
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-# Key prefixes are kept to plain path segments, so that a key means the same thing to
-# every S3 implementation, console and command-line tool.
-_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
-_REGION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """Where in S3-compatible object storage the vault's blobs are kept: a bucket, and a
-    key prefix without leading or trailing ``/`` (empty: the bucket's top level)."""
-
-    bucket: str
-    prefix: str
-
-
-def _s3_location(value: str) -> S3Location:
-    """``s3://bucket[/prefix]`` read into its parts, or a ``ValueError`` saying why not."""
-    rest = value.removeprefix("s3://")
-    bucket, _, prefix = rest.partition("/")
-    if not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket or _is_ipv4(bucket):
-        raise ValueError(
-            f"{bucket!r} is not a valid S3 bucket name: 3 to 63 lower-case letters, digits, "
-            "dots and hyphens, starting and ending with a letter or digit, not an IP address"
-        )
-    prefix = prefix.strip("/")
-    if prefix and not all(_PREFIX_SEGMENT.fullmatch(part) for part in prefix.split("/")):
-        raise ValueError(
-            f"the key prefix {prefix!r} must be path segments of letters, digits, '.', '_' "
-            "and '-' separated by single '/', such as 'comity/evidence'"
-        )
-    return S3Location(bucket, prefix)
-
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _config_file() -> Path | None:
@@ -221,16 +184,7 @@ class Settings(BaseSettings):
     @classmethod
     def _authority_url(cls, value: str) -> str:
         value = value.strip()
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if (
-            parts.scheme not in {"http", "https"}
-            or not parts.hostname
-            or parts.username
-            or parts.password
-            or parts.fragment
-        ):
+        if value and not is_service_url(value, query=True):
             raise ValueError(
                 "must be the http:// or https:// URL of an RFC 3161 time-stamping authority, "
                 "without a user name, password or fragment, such as 'https://freetsa.org/tsr'"
@@ -240,48 +194,17 @@ class Settings(BaseSettings):
     @field_validator("blob_store")
     @classmethod
     def _blob_store_location(cls, value: str) -> str:
-        value = value.strip()
-        if value in {"", LOCAL_BLOB_STORE}:  # an empty variable is unset
-            return LOCAL_BLOB_STORE
-        if not value.startswith("s3://"):
-            raise ValueError(
-                "must be 'local' (blobs in COMITY_VAULT_DIR) or the bucket of an S3-compatible "
-                "object store with an optional key prefix, such as 's3://evidence/comity'"
-            )
-        location = _s3_location(value)
-        return "/".join(part for part in ("s3:/", location.bucket, location.prefix) if part)
+        return blob_store_value(value)
 
     @field_validator("s3_endpoint_url")
     @classmethod
     def _endpoint_url(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if (
-            parts.scheme not in {"http", "https"}
-            or not parts.hostname
-            or parts.username
-            or parts.password
-            or parts.query
-            or parts.fragment
-        ):
-            raise ValueError(
-                "must be the http:// or https:// URL of an S3-compatible service, without a "
-                "user name, password, query or fragment, such as 'https://minio.internal:9000' "
-                "(credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            )
-        return value.rstrip("/")
+        return endpoint_url_value(value)
 
     @field_validator("s3_region")
     @classmethod
     def _region_name(cls, value: str) -> str:
-        value = value.strip()
-        if value and not _REGION.fullmatch(value):
-            raise ValueError(
-                "must be a region name such as 'eu-west-3' (letters, digits, '-' and '_')"
-            )
-        return value
+        return region_value(value)
 
     @classmethod
     def settings_customise_sources(
@@ -313,7 +236,7 @@ class Settings(BaseSettings):
         """The bucket and key prefix of the blob store, or ``None`` for the local one."""
         if self.blob_store == LOCAL_BLOB_STORE:
             return None
-        return _s3_location(self.blob_store)
+        return parse_s3_location(self.blob_store)
 
     @property
     def secret_file(self) -> Path:
@@ -373,35 +296,6 @@ def _check_timestamping(settings: Settings) -> None:
     settings.tsa_roots()
 
 
-def _check_blob_store(settings: Settings) -> None:
-    """Refuse settings that name two places for the blobs, or S3 options that would be
-    silently ignored while blobs go to local files."""
-    if settings.s3_location is not None:
-        if settings.vault_dir is not None:
-            raise ConfigurationError(
-                f"COMITY_BLOB_STORE is {settings.blob_store} but COMITY_VAULT_DIR is also set: "
-                "blobs are kept in one place; unset COMITY_VAULT_DIR.",
-                fields={"vault_dir": "conflict"},
-            )
-        return
-    unused = [
-        name
-        for name, value in (
-            ("s3_endpoint_url", settings.s3_endpoint_url),
-            ("s3_region", settings.s3_region),
-        )
-        if value
-    ]
-    if unused:
-        variables = " and ".join(f"COMITY_{name.upper()}" for name in unused)
-        raise ConfigurationError(
-            f"{variables} {'are' if len(unused) > 1 else 'is'} set but COMITY_BLOB_STORE is "
-            "'local': set COMITY_BLOB_STORE to s3://bucket to keep blobs in that object "
-            "store, or unset it.",
-            fields=dict.fromkeys(unused, "unused"),
-        )
-
-
 def _read_secret_file(path: Path) -> str | None:
     if not path.exists():
         return None
@@ -444,5 +338,5 @@ def load_settings(**overrides: Any) -> Settings:
             settings = settings.model_copy(update={"secret_key": SecretStr(stored)})
     _check_secret(settings)
     _check_timestamping(settings)
-    _check_blob_store(settings)
+    check_blob_store(settings)
     return settings

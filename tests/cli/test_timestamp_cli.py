@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,15 @@ from comity.node import Node
 from comity.settings import Settings
 from factories import append_events, audit_events
 from ledger.tampering import tamper
-from ledger.tsa import Authority, closed_url, make_pki, running_authority, stamping_settings
+from ledger.tsa import (  # noqa: F401 - the fixture is used by name
+    Authority,
+    authority_fixture,
+    closed_url,
+    make_pki,
+    stamping_settings,
+)
 
 NOWHERE_KEYS = ("COMITY_DATABASE_URL", "COMITY_SECRET_KEY", "COMITY_CONFIG", "COMITY_TSA_URL")
-
-
-@pytest.fixture
-def authority(tmp_path: Path) -> Iterator[Authority]:
-    with running_authority(tmp_path / "tsa") as made:
-        yield made
 
 
 @pytest.fixture

@@ -93,6 +93,16 @@ def run_for(schedule: LedgerSchedule, seconds: float) -> None:
         raise failures[0]
 
 
+def checkpointing(node: Node) -> Node:
+    """The same node with the checkpoint duty every 50 ms and no witnessing."""
+    return dataclasses.replace(
+        node,
+        settings=node.settings.model_copy(
+            update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
+        ),
+    )
+
+
 def test_a_failing_duty_is_logged_and_the_others_go_on(
     node: Node,
     timed: Node,
@@ -135,13 +145,7 @@ def test_the_checkpoint_duty_time_stamps_when_an_authority_is_set(
 ) -> None:
     append_events(node, 2)
     with running_authority(tmp_path / "tsa") as authority:
-        stamped = with_authority(node, authority.url, authority.ca_file)
-        stamped = dataclasses.replace(
-            stamped,
-            settings=stamped.settings.model_copy(
-                update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
-            ),
-        )
+        stamped = checkpointing(with_authority(node, authority.url, authority.ca_file))
         with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
             run_for(LedgerSchedule(stamped), 0.5)
     with node.uow() as uow:
@@ -162,13 +166,7 @@ def test_a_down_authority_is_a_warning_and_the_checkpoint_stands(
     append_events(node, 1)
     with running_authority(tmp_path / "tsa") as authority:
         ca_file = authority.ca_file
-    down = with_authority(node, closed_url(), ca_file)
-    down = dataclasses.replace(
-        down,
-        settings=down.settings.model_copy(
-            update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
-        ),
-    )
+    down = checkpointing(with_authority(node, closed_url(), ca_file))
     with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
         run_for(LedgerSchedule(down), 0.3)
     assert latest_size(node) == 2

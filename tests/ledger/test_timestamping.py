@@ -6,7 +6,7 @@ anything else is refused, recorded, and leaves the checkpoints pending for the n
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +33,18 @@ from comity.node import Node, local_operator
 from comity.settings import Settings
 from factories import actor_for, append_events, audit_events, cosign_latest, make_user
 from ledger.tampering import tamper
-from ledger.tsa import (
+from ledger.tsa import (  # noqa: F401 - the fixture is used by name
     Authority,
+    authority_fixture,
     closed_url,
     make_pki,
     openssl_query_text,
     openssl_verify,
-    running_authority,
     stamping_settings,
     with_authority,
 )
 
 OPERATOR = local_operator()
-
-
-@pytest.fixture
-def authority(tmp_path: Path) -> Iterator[Authority]:
-    with running_authority(tmp_path / "tsa") as made:
-        yield made
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ rfc3161-client refuses tokens that carry the whole chain in OpenSSL's order and 
 tokens that carry only the signer's certificate, so the authority adds no chain (no
 ``-chain`` option, no ``certs =`` in its configuration).
 
-Used by the tests of time-stamping in ``tests/ledger`` and ``tests/cli``: each makes its
-fixture with :func:`running_authority`, and points a node at it with
-:func:`with_authority`.
+Used by the tests of time-stamping in ``tests/ledger``, ``tests/vault`` and ``tests/cli``:
+each imports the ``authority`` fixture (:func:`authority_fixture`, or makes its own with
+:func:`running_authority`), points a node at it with :func:`stamping_settings` or
+:func:`with_authority`, and checks tokens independently with :func:`openssl_verify`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -233,6 +235,15 @@ def running_authority(directory: Path, name: str = "Test") -> Iterator[Authority
         authority.close()
 
 
+# The fixture's function has a name of its own, so that a test module imports it without
+# its parameters shadowing the import.
+@pytest.fixture(name="authority")
+def authority_fixture(tmp_path: Path) -> Iterator[Authority]:
+    """An authority of the test's own, running on loopback."""
+    with running_authority(tmp_path / "tsa") as made:
+        yield made
+
+
 def closed_url() -> str:
     """The URL of a loopback port nothing listens on: an authority that is down."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -241,8 +252,11 @@ def closed_url() -> str:
     return f"http://127.0.0.1:{port}/tsr"
 
 
-def stamping_settings(settings: Settings, url: str, ca_file: Path) -> Settings:
-    """``settings`` with time-stamping by the authority at ``url`` (validated as at start)."""
+def stamping_settings(
+    settings: Settings, url: str, ca_file: Path, *, items: bool = False
+) -> Settings:
+    """``settings`` with time-stamping of checkpoints (and with ``items`` of evidence items
+    too) by the authority at ``url``, validated as at start."""
     assert settings.secret_key is not None
     return load_settings(
         home=settings.home,
@@ -251,18 +265,27 @@ def stamping_settings(settings: Settings, url: str, ca_file: Path) -> Settings:
         node_name=settings.node_name,
         tsa_url=url,
         tsa_ca_file=ca_file,
+        vault_timestamps=items,
     )
 
 
-def with_authority(node: Node, url: str, ca_file: Path) -> Node:
+def with_authority(node: Node, url: str, ca_file: Path, *, items: bool = False) -> Node:
     """The same node (database, keys) configured with another authority or roots."""
-    return dataclasses.replace(node, settings=stamping_settings(node.settings, url, ca_file))
+    stamping = stamping_settings(node.settings, url, ca_file, items=items)
+    return dataclasses.replace(node, settings=stamping)
 
 
 def openssl_verify(note: bytes, token: bytes, ca_file: Path, directory: Path) -> str:
     """``openssl ts -verify`` of a DER token over ``note``: the independent check."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "note.txt").write_bytes(note)
+    return openssl_verify_file(directory / "note.txt", token, ca_file, directory)
+
+
+def openssl_verify_file(data_file: Path, token: bytes, ca_file: Path, directory: Path) -> str:
+    """``openssl ts -verify -data FILE`` of a DER token: the check anyone holding the
+    file can make."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "token.der").write_bytes(token)
     result = subprocess.run(  # noqa: S603 - fixed arguments, files of this test
         [  # noqa: S607 - the machine's openssl
@@ -270,7 +293,7 @@ def openssl_verify(note: bytes, token: bytes, ca_file: Path, directory: Path) ->
             "ts",
             "-verify",
             "-data",
-            str(directory / "note.txt"),
+            str(data_file),
             "-in",
             str(directory / "token.der"),
             "-token_in",

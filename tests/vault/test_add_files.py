@@ -21,12 +21,7 @@ from comity.vault.ingest import add_file, add_files
 from comity.vault.items import check_item, get_item
 from comity.vault.models import VaultItem
 from factories import actor_for, make_user
-from vault.vaulting import blob_files, ledger_ok
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+from vault.vaulting import blob_files, ledger_ok, write
 
 
 def item_count(node: Node) -> int:

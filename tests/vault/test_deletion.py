@@ -5,11 +5,9 @@ approvals and downloads by random people."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import event, settings
@@ -44,24 +42,12 @@ from comity.vault.items import check_item, download, get_item, list_with_lineage
 from comity.vault.models import VaultDeletionRequest, VaultTombstone
 from comity.vault.package import export_items
 from factories import actor_for, audit_events, make_user
-from vault.vaulting import blob_files, ledger_ok, vault_state
+from vault.vaulting import blob_files, entry_body, ledger_ok, vault_state, write
 
 GROUNDS = "Order of the investigating judge: the image shows Leila Haddad's children."
 REFERENCE = "TPI Varesh 2027/113"
 ALICE = cli_actor("alice")
 BOB = cli_actor("bob")
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def body(node: Node, index: int) -> dict[str, Any]:
-    with node.uow() as uow:
-        entry = uow.session.get(LedgerEntry, index)
-        assert entry is not None
-        return dict(json.loads(entry.entry))
 
 
 def blob_path(node: Node, blob_name: str) -> Path:
@@ -83,7 +69,7 @@ def test_two_administrators_delete_an_item_and_its_tombstone_keeps_the_hashes(
     assert blob_path(node, held.blob_name).exists()
 
     request = request_deletion(node, first, item, GROUNDS, REFERENCE)
-    asked = body(node, request.ledger_index)
+    asked = entry_body(node, request.ledger_index)
     assert asked["type"] == "evidence.deletion_requested"
     assert asked["digests"] == {"sha256": held.sha256}
     assert set(asked["commitments"]) == {"grounds", "reference"}
@@ -101,7 +87,7 @@ def test_two_administrators_delete_an_item_and_its_tombstone_keeps_the_hashes(
         request.id,
     )
     assert (stone.approved_by, request.requested_by) == (second.user_id, first.user_id)
-    deleted = body(node, done.ledger_index)
+    deleted = entry_body(node, done.ledger_index)
     assert deleted["type"] == "evidence.deleted"
     assert deleted["digests"] == {
         "sha256": held.sha256,

@@ -17,7 +17,7 @@ from comity.errors import ComityError, Conflict, NotFound, PermissionDenied, Val
 from comity.identity.permissions import Role, cli_actor
 from comity.ledger import checkpoints
 from comity.ledger.events import commitment
-from comity.ledger.models import LedgerEntry, LedgerSalt
+from comity.ledger.models import LedgerSalt
 from comity.node import Node, local_operator
 from comity.vault.deletion import approve_deletion, request_deletion
 from comity.vault.derive import Derivation, Operation, add_derived
@@ -28,22 +28,17 @@ from comity.vault.models import VaultDerivation
 from comity.vault.package import export_items
 from comity.vault.package_check import verify_package
 from factories import actor_for, audit_events, make_user
-from vault.vaulting import blob_files, ledger_entries, ledger_ok, vault_state
+from vault.vaulting import (
+    blob_files,
+    entry_body,
+    ledger_entries,
+    ledger_ok,
+    vault_state,
+    write,
+)
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_package.py"
 NOTE = "Faces of Leila Haddad and her children blurred."
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
-
-
-def body(node: Node, index: int) -> dict[str, object]:
-    with node.uow() as uow:
-        entry = uow.session.get(LedgerEntry, index)
-        assert entry is not None
-        return dict(json.loads(entry.entry))
 
 
 def state(node: Node) -> tuple[object, ...]:
@@ -89,7 +84,7 @@ def test_a_derived_copy_names_its_parent_on_the_ledger_and_in_both_custody_chain
     # The child's ingest and the derive event were appended by the same unit of work.
     derive_index = child.derivation.ledger_index
     assert parent.custody[1].ledger_index == derive_index == child.item.ledger_index + 1
-    ingest = body(node, child.item.ledger_index)
+    ingest = entry_body(node, child.item.ledger_index)
     assert ingest["type"] == "evidence.ingest"
     assert ingest["digests"] == {
         "sha256": added.sha256,
@@ -102,7 +97,7 @@ def test_a_derived_copy_names_its_parent_on_the_ledger_and_in_both_custody_chain
         "derived_from": original,
         "operation": "redact",
     }
-    derive = body(node, derive_index)
+    derive = entry_body(node, derive_index)
     assert derive["type"] == "evidence.derive"
     assert derive["subject"] == {"type": "vault_item", "id": original}
     assert derive["digests"] == {"sha256": parent.item.sha256, "derived_sha256": added.sha256}

@@ -10,8 +10,6 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,75 +40,31 @@ from comity.vault.timestamps import (
 )
 from conftest import TEST_SECRET
 from factories import actor_for, audit_events, make_user
-from ledger.test_schedule import run_for
-from ledger.tsa import (
+from ledger.test_schedule import checkpointing, run_for
+from ledger.tsa import (  # noqa: F401 - the fixture is used by name
     Authority,
+    authority_fixture,
     closed_url,
     openssl_query_text,
-    running_authority,
+    openssl_verify_file,
     stamping_settings,
     with_authority,
 )
 from vault.test_package import _tool
-from vault.vaulting import ledger_entries, ledger_ok
+from vault.vaulting import ledger_entries, ledger_ok, write
 
 OPERATOR = local_operator()
 
 
 @pytest.fixture
-def authority(tmp_path: Path) -> Iterator[Authority]:
-    with running_authority(tmp_path / "tsa") as made:
-        yield made
-
-
-@pytest.fixture
 def settings(settings: Settings, authority: Authority) -> Settings:
     """The node of these tests has its evidence time-stamped by ``authority``."""
-    stamping = stamping_settings(settings, authority.url, authority.ca_file)
-    return stamping.model_copy(update={"vault_timestamps": True})
-
-
-def stamping_with(node: Node, url: str, authority: Authority) -> Node:
-    """The same node with evidence time-stamped by the authority at ``url``."""
-    other = with_authority(node, url, authority.ca_file)
-    return dataclasses.replace(
-        other, settings=other.settings.model_copy(update={"vault_timestamps": True})
-    )
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
+    return stamping_settings(settings, authority.url, authority.ca_file, items=True)
 
 
 def tokens(node: Node) -> list[VaultItemTimestamp]:
     with node.uow() as uow:
         return list(uow.session.scalars(select(VaultItemTimestamp).order_by(VaultItemTimestamp.id)))
-
-
-def openssl_verify_file(data_file: Path, token: bytes, ca_file: Path, directory: Path) -> str:
-    """``openssl ts -verify -data FILE``: the check anyone holding the file can make."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "token.tsr").write_bytes(token)
-    result = subprocess.run(  # noqa: S603 - fixed arguments, files of this test
-        [  # noqa: S607 - the machine's openssl
-            "openssl",
-            "ts",
-            "-verify",
-            "-data",
-            str(data_file),
-            "-in",
-            str(directory / "token.tsr"),
-            "-token_in",
-            "-CAfile",
-            str(ca_file),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return result.stdout + result.stderr
 
 
 # --- the request -------------------------------------------------------------------------
@@ -198,7 +152,7 @@ def test_an_item_is_time_stamped_on_ingest_and_openssl_agrees(
 def test_an_authority_that_is_down_never_fails_an_ingest_and_the_item_waits(
     node: Node, authority: Authority, tmp_path: Path
 ) -> None:
-    down = stamping_with(node, closed_url(), authority)
+    down = with_authority(node, closed_url(), authority.ca_file, items=True)
     added = add_file(down, OPERATOR, write(tmp_path / "clip.bin", os.urandom(5000)))
     assert added.created
     failure = added.timestamp
@@ -286,12 +240,7 @@ def test_the_checkpoint_duty_time_stamps_waiting_items_first(
     node: Node, authority: Authority, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     added = add_file(node, OPERATOR, write(tmp_path / "a.txt", b"a\n"), timestamp=False)
-    timed = dataclasses.replace(
-        node,
-        settings=node.settings.model_copy(
-            update={"checkpoint_interval_seconds": 0.05, "witness_interval_seconds": 0}
-        ),
-    )
+    timed = checkpointing(node)
     with caplog.at_level(logging.INFO, logger="comity.ledger.schedule"):
         run_for(LedgerSchedule(timed), 0.5)
     [row] = tokens(node)

@@ -29,17 +29,12 @@ from comity.vault.keyring import node_identity
 from comity.vault.media import sniff
 from conftest import TEST_SECRET, cannot_run
 from factories import actor_for, audit_events, make_user
-from vault.vaulting import blob_files, ledger_entries, ledger_ok, vault_state
+from vault.vaulting import blob_files, ledger_entries, ledger_ok, vault_state, write
 
 WITNESS_NAME = "statement-of-Leila-Haddad.jpg"
 ACQUIRED = Acquisition(
     who="Leila Haddad", when="2026-03-14 09:30", where="Varesh market", tool="phone camera"
 )
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.write_bytes(data)
-    return path
 
 
 @pytest.mark.parametrize("size", [1, 64 * 1024 + 1, 3 * 1024 * 1024 + 17])

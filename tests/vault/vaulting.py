@@ -1,9 +1,11 @@
-"""Helpers of the vault tests: what a refused action must leave unchanged, and the
-ledger's health."""
+"""Helpers of the vault tests: files to add, what a refused action must leave unchanged,
+the ledger's entries and its health."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -12,6 +14,12 @@ from comity.ledger import services
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
 from comity.vault.models import VaultCustody, VaultItem
+
+
+def write(path: Path, data: bytes) -> Path:
+    """A file of ``data`` at ``path``, to add to the vault."""
+    path.write_bytes(data)
+    return path
 
 
 def blob_files(node: Node) -> list[Path]:
@@ -29,6 +37,14 @@ def vault_state(node: Node) -> tuple[object, ...]:
             for model in (VaultItem, VaultCustody, LedgerEntry)
         )
     return (counts, blob_files(node))
+
+
+def entry_body(node: Node, index: int) -> dict[str, Any]:
+    """The JSON body of ledger entry ``index``."""
+    with node.uow() as uow:
+        entry = uow.session.get(LedgerEntry, index)
+        assert entry is not None
+        return dict(json.loads(entry.entry))
 
 
 def ledger_ok(node: Node) -> bool:

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import os
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,39 +16,27 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from comity.identity.permissions import Role
 from comity.node import Node
-from comity.settings import Settings
 from comity.vault.errors import ChunkRefused, OffsetMismatch
 from comity.vault.inputs import Acquisition
 from comity.vault.models import VaultUpload
 from comity.vault.staging import staging_root
 from comity.vault.uploads import start_upload, sweep_expired, write_chunk
 from comity.web import app as web_app
-from factories import MadeUser, actor_for, audit_events, make_user
-from web.uploading import (
+from factories import MadeUser, actor_for, audit_events
+from web.uploading import (  # noqa: F401 - the fixtures are used by name
     CHUNK,
     DATA,
     URL,
     Client,
+    documenter_fixture,
     put,
     send,
-    small_chunk_settings,
+    small_chunk_settings_fixture,
     staged_file,
     start,
     upload_row,
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    """The node's settings, with small chunks so that a test file takes several."""
-    return small_chunk_settings(tmp_path, database_url)
-
-
-@pytest.fixture
-def documenter(node: Node) -> MadeUser:
-    return make_user(node, Role.DOCUMENTER, username="amira")
 
 
 def test_bytes_written_but_not_recorded_are_cut_back_on_resume(

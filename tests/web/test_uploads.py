@@ -15,37 +15,26 @@ from sqlalchemy import func, select
 from comity.audit.models import Outcome
 from comity.identity.permissions import Role
 from comity.node import Node, local_operator
-from comity.settings import Settings
 from comity.vault.ingest import add_file
 from comity.vault.models import VaultItem, VaultUpload
 from comity.vault.staging import staging_root
 from factories import MadeUser, audit_events, make_user
 from vault.vaulting import ledger_ok
 from web.conftest import csrf_from
-from web.uploading import (
+from web.uploading import (  # noqa: F401 - the fixtures are used by name
     CHUNK,
     DATA,
     URL,
     Client,
+    documenter_fixture,
     put,
     send,
-    small_chunk_settings,
+    small_chunk_settings_fixture,
     staged_file,
     start,
     state,
     upload_row,
 )
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    """The node's settings, with small chunks so that a test file takes several."""
-    return small_chunk_settings(tmp_path, database_url)
-
-
-@pytest.fixture
-def documenter(node: Node) -> MadeUser:
-    return make_user(node, Role.DOCUMENTER, username="amira")
 
 
 def test_chunks_in_order_become_an_item_with_the_files_sha256(

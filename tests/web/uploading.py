@@ -1,5 +1,6 @@
-"""Helpers of the upload tests: a node that takes small chunks, one file of a few chunks,
-and the requests that send it."""
+"""Helpers of the upload tests: a node that takes small chunks and a documenter to send
+them (fixtures, imported by name into each test module), one file of a few chunks, and
+the requests that send it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
+from comity.identity.permissions import Role
 from comity.node import Node
 from comity.settings import Settings, load_settings
 from comity.vault.models import VaultUpload
 from comity.vault.staging import staging_root
 from conftest import TEST_SECRET
+from factories import MadeUser, make_user
 from vault.vaulting import vault_state
 
 CHUNK = 64 * 1024
@@ -24,8 +28,13 @@ URL = "/api/v1/evidence/uploads"
 Client = Callable[..., TestClient]
 
 
-def small_chunk_settings(tmp_path: Path, database_url: str) -> Settings:
-    """A node's settings with small chunks, so that :data:`DATA` takes several."""
+# The fixtures' functions have names of their own, so that a test module imports them
+# without its parameters shadowing the import.
+
+
+@pytest.fixture(name="settings")
+def small_chunk_settings_fixture(tmp_path: Path, database_url: str) -> Settings:
+    """The node's settings, with small chunks so that :data:`DATA` takes several."""
     return load_settings(
         home=tmp_path / "home",
         database_url=database_url,
@@ -33,6 +42,11 @@ def small_chunk_settings(tmp_path: Path, database_url: str) -> Settings:
         upload_chunk_bytes=CHUNK,
         upload_max_bytes=10 * 1024 * 1024,
     )
+
+
+@pytest.fixture(name="documenter")
+def documenter_fixture(node: Node) -> MadeUser:
+    return make_user(node, Role.DOCUMENTER, username="amira")
 
 
 def start(client: TestClient, data: bytes = DATA, name: str = "report.bin", **extra: Any) -> str:

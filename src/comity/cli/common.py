@@ -1,5 +1,6 @@
 """What every command shares: the consoles, opening the initialised node, JSON output,
-progress bars and the formatting of times, flags, labelled fields and hashes.
+progress bars (of steps and of bytes) and the formatting of times, flags, labelled
+fields and hashes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -108,6 +118,21 @@ def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int], 
 
     with bar:
         yield advance
+
+
+def bytes_bar(label: str, *, enabled: bool) -> Progress:
+    """A progress bar of bytes (so far, speed, time left) on standard error, gone when
+    done; used as a context manager, advanced by the number of bytes handled."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=True,
+        disable=not enabled or not errors.is_terminal,
+    )
 
 
 def table(*headers: str, title: str | None = None, whole: tuple[str, ...] = ()) -> Table:

@@ -1,6 +1,9 @@
 """``comity evidence``: the evidence vault — add files (encrypted, hashed, recorded on the
 ledger), list what is held, show an item with its custody chain and integrity, and get
-an original back.
+an original back. The group's other commands live in modules of their own, registered
+here: ``export`` (:mod:`comity.cli.evidence_export`), ``capture``, ``group`` and
+``timestamp`` (:mod:`comity.cli.evidence_capture`), ``derive``
+(:mod:`comity.cli.evidence_lineage`) and ``deletion`` (:mod:`comity.cli.evidence_deletion`).
 
 Every file given is checked before any is stored: a missing, empty or unreadable file,
 a directory without ``--recursive`` or a name with control characters stops the command
@@ -15,20 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from comity.cli import evidence_capture, evidence_deletion, evidence_lineage
+from comity.cli import evidence_capture, evidence_deletion, evidence_export, evidence_lineage
 from comity.cli.common import (
     JsonOutput,
+    bytes_bar,
     console,
-    errors,
     field,
     iso,
     opened_node,
@@ -39,7 +34,7 @@ from comity.cli.common import (
 )
 from comity.errors import ComityError, ValidationError
 from comity.node import local_operator
-from comity.vault import ingest, inputs, items, package
+from comity.vault import ingest, inputs, items
 from comity.vault.metadata_view import describe
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
 
@@ -79,19 +74,6 @@ def _inputs(paths: list[Path], *, recursive: bool) -> list[Path]:
         stream, _ = inputs.open_input(path)
         stream.close()
     return files
-
-
-def _bytes_bar(*, enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("Adding"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=errors,
-        transient=True,
-        disable=not enabled or not errors.is_terminal,
-    )
 
 
 def item_json(item: VaultItem) -> dict[str, Any]:
@@ -162,7 +144,7 @@ def add(
     with opened_node() as node:
         files = _inputs(paths, recursive=recursive)
         total = sum(path.stat().st_size for path in files)
-        with _bytes_bar(enabled=not as_json) as bar:
+        with bytes_bar("Adding", enabled=not as_json) as bar:
             task = bar.add_task("Adding", total=total)
             results = ingest.add_files(
                 node,
@@ -340,78 +322,7 @@ def get(
     )
 
 
-@app.command()
-def export(
-    item_ids: Annotated[list[str], typer.Argument(help="The ids of the items to export.")],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="The package directory to make (new or empty).")
-    ],
-    recipient: Annotated[
-        str | None,
-        typer.Option(help="Encrypt the files to this age recipient (age1…) instead."),
-    ] = None,
-    as_json: JsonOutput = False,
-) -> None:
-    """Write a verifiable package: the items' files (decrypted, or encrypted to an age
-    recipient), a signed manifest of hashes, their custody events with inclusion proofs,
-    the cosigned checkpoint and a short report. The export is recorded per item.
-
-    Verify it with 'comity package verify DIR --key VKEY' or tools/verify_package.py.
-
-    Example: comity evidence export 0b6f3d0e-5c1e-4a53-9d7e-2a8e1f0c4b21 --out case-17
-    """
-    with opened_node() as node:
-        bar = Progress(
-            TextColumn("Exporting"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=errors,
-            transient=True,
-            disable=as_json or not errors.is_terminal,
-        )
-        with bar:
-            task = bar.add_task("Exporting", total=None)
-            done = package.export_items(
-                node,
-                local_operator(),
-                item_ids,
-                out,
-                recipient=recipient,
-                progress=lambda count: bar.advance(task, count),
-            )
-    if as_json:
-        print_json(
-            {
-                "out": str(done.out_dir),
-                "checkpoint_size": done.checkpoint_size,
-                "manifest_sha256": done.manifest_sha256,
-                "items": [
-                    {
-                        "id": i.item_id,
-                        "path": i.path,
-                        "sha256": i.sha256,
-                        "ledger_index": i.ledger_index,
-                    }
-                    for i in done.items
-                ],
-            }
-        )
-        return
-    for exported in done.items:
-        console.print(
-            f"Exported {exported.item_id} → {exported.path}; recorded as ledger entry "
-            f"{exported.ledger_index}.",
-            soft_wrap=True,
-        )
-    console.print(
-        f"Package {done.out_dir}: {plural(len(done.items), 'item')}, checkpoint of "
-        f"{done.checkpoint_size} entries, manifest SHA-256 {done.manifest_sha256}.",
-        soft_wrap=True,
-    )
-
-
+app.command()(evidence_export.export)
 app.command()(evidence_capture.capture)
 app.add_typer(evidence_capture.group_app, name="group")
 app.command()(evidence_capture.timestamp)

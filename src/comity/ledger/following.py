@@ -6,7 +6,6 @@ The witnessing rounds themselves: :mod:`comity.ledger.witnessing`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -18,6 +17,7 @@ from comity.ledger import checkpoints, merkle
 from comity.ledger.errors import NoteError
 from comity.ledger.models import LedgerAlarm, LedgerFollowedLog
 from comity.ledger.note import NoteVerifier
+from comity.urls import is_service_url
 
 MAX_URL = 500
 
@@ -25,16 +25,7 @@ MAX_URL = 500
 def _base_url(url: str) -> str:
     """``url`` as a base to append API paths to: http(s), a host, no query or fragment."""
     value = url.strip()
-    parts = urlsplit(value)
-    if (
-        parts.scheme not in {"http", "https"}
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-        or len(value) > MAX_URL
-    ):
+    if not is_service_url(value) or len(value) > MAX_URL:
         raise ValidationError(
             f"{url!r} is not a node's base URL: give http:// or https://, a host, and no "
             "query, fragment or password (for example https://comity.example.org).",

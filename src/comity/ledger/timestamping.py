@@ -20,6 +20,10 @@ run: the failure is audited with its reason and the checkpoints left stay pendin
 authority that is down never stops checkpoints from being made, and the next run retries.
 ``comity ledger checkpoint`` runs it after each checkpoint, ``comity ledger timestamp``
 on demand, and a scheduler inside ``comity serve`` may call it on a timer.
+
+The time-stamps of evidence items (:mod:`comity.vault.timestamps`) use the same request
+(:func:`request_digest_token`), the same run (:func:`stamp_in_turn`) and its outcome
+(:class:`Run`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cryptography import x509
 from sqlalchemy import func, select
@@ -53,7 +58,11 @@ NOT_CONFIGURED = (
 )
 
 Progress = Callable[[int, int], None]
-"""Called with (checkpoints stamped so far, checkpoints this run asks for)."""
+"""Called with (how many are stamped so far, how many this run asks for)."""
+
+_Asked = TypeVar("_Asked")
+_Kept = TypeVar("_Kept")
+_Failure = TypeVar("_Failure")
 
 
 @dataclass(frozen=True)
@@ -70,18 +79,23 @@ class StampFailure:
 
 
 @dataclass(frozen=True)
-class StampRun:
-    """What one run did: the checkpoints stamped (newest first), the failure that ended
-    it early if any, and how many checkpoints still have no token."""
+class Run(Generic[_Kept, _Failure]):
+    """What one run of time-stamping did: the tokens kept, in the order asked, the
+    failure that ended it early if any, and how many still have no token."""
 
     authority: str
-    stamped: list[Stamped]
-    failure: StampFailure | None
+    stamped: list[_Kept]
+    failure: _Failure | None
     pending: int
 
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+
+@dataclass(frozen=True)
+class StampRun(Run[Stamped, StampFailure]):
+    """A run over this node's checkpoints, newest first."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,32 @@ def request_digest_token(
         ) from None
 
 
-def _store(node: Node, actor: Actor, url: str, item: _Pending, token: rfc3161.Token) -> None:
+def stamp_in_turn(
+    pending: Sequence[_Asked],
+    ask: Callable[[HttpTransport, _Asked], rfc3161.Token],
+    keep: Callable[[_Asked, rfc3161.Token], _Kept],
+    progress: Progress | None,
+) -> tuple[list[_Kept], tuple[_Asked, PeerUnreachable | PeerAnswerInvalid] | None]:
+    """Ask for a verified token for each of ``pending`` in turn, over one HTTP client,
+    and ``keep`` each as it comes (in a transaction of its own, never while asking). The
+    first one the authority does not stamp ends the run: it is returned with its error,
+    for the caller to audit; the rest stay pending."""
+    kept: list[_Kept] = []
+    if progress is not None:
+        progress(0, len(pending))
+    with HttpTransport() as http:
+        for asked in pending:
+            try:
+                token = ask(http, asked)
+            except (PeerUnreachable, PeerAnswerInvalid) as exc:
+                return kept, (asked, exc)
+            kept.append(keep(asked, token))
+            if progress is not None:
+                progress(len(kept), len(pending))
+    return kept, None
+
+
+def _store(node: Node, actor: Actor, url: str, item: _Pending, token: rfc3161.Token) -> Stamped:
     with node.uow() as uow:
         uow.session.add(
             LedgerTimestamp(
@@ -168,6 +207,7 @@ def _store(node: Node, actor: Actor, url: str, item: _Pending, token: rfc3161.To
             },
         )
         uow.commit()
+    return Stamped(item.size, token.gen_time, token.der)
 
 
 def timestamp_pending(
@@ -199,28 +239,23 @@ def timestamp_pending(
     roots = node.settings.tsa_roots()
     with node.uow() as uow:  # a read, ended before the authority is asked
         pending, waiting = _pending(uow.session, limit)
-    stamped: list[Stamped] = []
+    stamped, refused = stamp_in_turn(
+        pending,
+        lambda http, item: request_token(http, url, item.note, roots),
+        lambda item, token: _store(node, actor, url, item, token),
+        progress,
+    )
     failure: StampFailure | None = None
-    if progress is not None:
-        progress(0, len(pending))
-    with HttpTransport() as http:
-        for item in pending:
-            try:
-                token = request_token(http, url, item.note, roots)
-            except (PeerUnreachable, PeerAnswerInvalid) as exc:
-                record_refusal(
-                    node.sessions,
-                    actor,
-                    "ledger.timestamp",
-                    outcome=Outcome.FAILURE,
-                    target_type="checkpoint",
-                    target_id=str(item.size),
-                    detail={"authority": url, "error": exc.code, "reason": exc.message},
-                )
-                failure = StampFailure(item.size, exc)
-                break
-            _store(node, actor, url, item, token)
-            stamped.append(Stamped(item.size, token.gen_time, token.der))
-            if progress is not None:
-                progress(len(stamped), len(pending))
+    if refused is not None:
+        item, exc = refused
+        record_refusal(
+            node.sessions,
+            actor,
+            "ledger.timestamp",
+            outcome=Outcome.FAILURE,
+            target_type="checkpoint",
+            target_id=str(item.size),
+            detail={"authority": url, "error": exc.code, "reason": exc.message},
+        )
+        failure = StampFailure(item.size, exc)
     return StampRun(url, stamped, failure, waiting - len(stamped))

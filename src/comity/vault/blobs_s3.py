@@ -23,7 +23,7 @@ Credentials come from boto3's standard sources (``AWS_ACCESS_KEY_ID`` and
 settings. Every failure of the object store or of the way to it becomes a
 :class:`~comity.vault.blobs.BlobStoreError` with a one-line message naming the bucket and
 the endpoint; a blob that is not there is :class:`~comity.errors.NotFound`, as with the
-local store.
+local store (:mod:`comity.vault.blobs_s3_errors`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ from typing import TYPE_CHECKING, BinaryIO, Self
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, SSLError
-from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from comity.errors import NotFound
 from comity.vault.blobs import READ_CHUNK, BlobStoreError, BlobWriter, check_name
+from comity.vault.blobs_s3_errors import S3Failures
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -53,30 +52,6 @@ if TYPE_CHECKING:
 # S3 refuses a part smaller than 5 MiB unless it is the last one.
 PART_SIZE = 8 * 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
-# S3 answers these (or HTTP 403) when the credentials or the bucket's policy do not allow
-# the request.
-_REFUSED = frozenset(
-    {
-        "AccessDenied",
-        "AllAccessDisabled",
-        "ExpiredToken",
-        "InvalidAccessKeyId",
-        "InvalidToken",
-        "SignatureDoesNotMatch",
-    }
-)
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-def _status(exc: ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "") or str(_status(exc) or "")
 
 
 class _Body(io.RawIOBase):
@@ -264,8 +239,10 @@ class S3BlobStore:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.part_size = part_size
-        self.endpoint = client.meta.endpoint_url
-        self.where = f"The S3 bucket '{bucket}' at {self.endpoint}"
+        # ``with self.failures("do this"):`` turns botocore's errors into one-line ones.
+        self.failures = S3Failures(client, bucket)
+        self.endpoint = self.failures.endpoint
+        self.where = self.failures.where
 
     @classmethod
     def connect(
@@ -292,75 +269,6 @@ class S3BlobStore:
 
     def temporary_key(self) -> str:
         return self._key(f"tmp/{secrets.token_hex(16)}")
-
-    @contextlib.contextmanager
-    def failures(self, doing: str, *, missing: str | None = None) -> Iterator[None]:
-        """Turns botocore's errors into a :class:`BlobStoreError` saying what could not be
-        done; with ``missing``, a blob that is not there into :class:`NotFound`."""
-        try:
-            yield
-        except ClientError as exc:
-            if missing is not None and _status(exc) == 404 and _code(exc) != "NoSuchBucket":
-                self._check_bucket()  # HEAD answers a bare 404 for a missing bucket too
-                raise NotFound(f"The blob {missing} is missing from the store.") from None
-            raise self._failure(exc, doing) from exc
-        except BotoCoreError as exc:
-            raise self._failure(exc, doing) from exc
-
-    def _check_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            if _status(exc) == 404:
-                raise self._no_bucket() from exc
-            raise self._failure(exc, "look up the bucket") from exc
-        except BotoCoreError as exc:
-            raise self._failure(exc, "look up the bucket") from exc
-
-    def _no_bucket(self) -> BlobStoreError:
-        return BlobStoreError(
-            f"{self.where} does not exist: create it, or correct COMITY_BLOB_STORE "
-            "and COMITY_S3_ENDPOINT_URL."
-        )
-
-    def _failure(self, exc: Exception, doing: str) -> BlobStoreError:
-        if isinstance(exc, ClientError):
-            return self._refusal(exc, doing)
-        if isinstance(exc, NoCredentialsError):
-            return BlobStoreError(
-                f"No credentials to {doing} in the S3 bucket '{self.bucket}': set "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the node's "
-                "environment."
-            )
-        if isinstance(exc, SSLError):
-            return BlobStoreError(
-                f"Cannot {doing}: the TLS connection to the S3 endpoint {self.endpoint} "
-                f"(bucket '{self.bucket}') failed: {_one_line(exc)}"
-            )
-        if isinstance(exc, EndpointUnreachable):
-            return BlobStoreError(
-                f"Cannot {doing}: nothing answers at the S3 endpoint {self.endpoint} "
-                f"(bucket '{self.bucket}'); the connection was refused or timed out, or the "
-                "host is unknown. Check COMITY_S3_ENDPOINT_URL and that the service is up."
-            )
-        detail = _one_line(exc)
-        return BlobStoreError(
-            f"Cannot {doing} in the S3 bucket '{self.bucket}' at {self.endpoint}: {detail}"
-        )
-
-    def _refusal(self, exc: ClientError, doing: str) -> BlobStoreError:
-        """What the service answered, when it answered with an error."""
-        code = _code(exc)
-        if code == "NoSuchBucket":
-            return self._no_bucket()
-        if _status(exc) == 403 or code in _REFUSED:
-            return BlobStoreError(
-                f"{self.where} refused to {doing} ({code}): check the credentials the "
-                "node has (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) "
-                "and what the bucket's policy allows them."
-            )
-        message = _one_line(exc.response.get("Error", {}).get("Message", ""))
-        return BlobStoreError(f"{self.where} could not {doing}: {code} {message}".rstrip())
 
     def stored_size(self, name: str) -> int | None:
         """The size of the object under ``name``, or ``None`` if there is none."""

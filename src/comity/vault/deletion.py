@@ -90,6 +90,19 @@ class Approved:
     already: bool
     blob_removed: bool
 
+    @classmethod
+    def of(cls, done: VaultTombstone, *, already: bool, blob_removed: bool) -> Approved:
+        """The outcome of the approval whose tombstone is ``done``."""
+        return cls(
+            done.request_id,
+            done.item_id,
+            done.sha256,
+            done.deleted_at,
+            done.ledger_index,
+            already=already,
+            blob_removed=blob_removed,
+        )
+
 
 def person(actor: Actor) -> str:
     """Who acts, as compared by the two-person rule: the user, or the CLI operator."""
@@ -274,15 +287,7 @@ def _finish(node: Node, actor: Actor, found: DeletionRequest, done: VaultTombsto
                 detail={"request": found.request.id, "repeat": True, "blob_removed": True},
             )
             uow.commit()
-    return Approved(
-        found.request.id,
-        done.item_id,
-        done.sha256,
-        done.deleted_at,
-        done.ledger_index,
-        already=True,
-        blob_removed=left_over,
-    )
+    return Approved.of(done, already=True, blob_removed=left_over)
 
 
 def _record_tombstone(
@@ -364,12 +369,4 @@ def approve_deletion(node: Node, actor: Actor, request_id: int) -> Approved:
         return _finish(node, actor, found, earlier)
     # Only now, once the tombstone is committed: a blob is never removed without one.
     blob_store(node).delete(item.blob_name)
-    return Approved(
-        request_id,
-        item.id,
-        item.sha256,
-        done.deleted_at,
-        event.index,
-        already=False,
-        blob_removed=True,
-    )
+    return Approved.of(done, already=False, blob_removed=True)

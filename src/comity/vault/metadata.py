@@ -60,7 +60,7 @@ _MAX_TEXT = 500
 # (an unidentified image is one), SyntaxError, ValueError, struct.error and EOFError,
 # and a decompression bomb with its own error; pypdf with PyPdfError and, on broken
 # object graphs, the built-in errors below; mutagen with MutagenError and struct.error.
-_PILLOW_FAILURES: tuple[type[Exception], ...] = (
+PILLOW_FAILURES: tuple[type[Exception], ...] = (
     OSError,
     SyntaxError,
     ValueError,
@@ -236,7 +236,7 @@ def _read_image(stream: BinaryIO, found: _Collected) -> None:
         found.fields["width"], found.fields["height"] = image.size
         try:
             _read_exif(image, found)
-        except _PILLOW_FAILURES as exc:
+        except PILLOW_FAILURES as exc:
             found.errors.append(f"EXIF: {_failure(exc)}")
         image.draft("RGB", (64, 64))  # JPEG: decode at 1/8 scale, enough for 9 by 8
         width, height = image.size
@@ -249,7 +249,7 @@ def _read_image(stream: BinaryIO, found: _Collected) -> None:
             return
         try:
             found.perceptual_hash = dhash(image)
-        except _PILLOW_FAILURES as exc:
+        except PILLOW_FAILURES as exc:
             found.errors.append(f"perceptual hash: {_failure(exc)}")
 
 
@@ -324,7 +324,7 @@ def _read_media(stream: BinaryIO, found: _Collected) -> None:
 
 _Reader = Callable[[BinaryIO, _Collected], None]
 _READERS: dict[str, tuple[_Reader, tuple[type[Exception], ...], dict[str, str]]] = {
-    "image": (_read_image, _PILLOW_FAILURES, {"pillow": pillow_version}),
+    "image": (_read_image, PILLOW_FAILURES, {"pillow": pillow_version}),
     "pdf": (_read_pdf, _PYPDF_FAILURES, {"pypdf": pypdf.__version__}),
     "audio": (_read_media, _MUTAGEN_FAILURES, {"mutagen": mutagen.version_string}),
     "video": (_read_media, _MUTAGEN_FAILURES, {"mutagen": mutagen.version_string}),

@@ -9,9 +9,9 @@ export leaves no half package and nothing on record:
    checkpoint first). Nothing is written before that.
 2. Into a temporary directory beside the target: each item decrypted (streamed, its
    SHA-256 checked against the item) or re-encrypted to the recipient (decrypted into a
-   pipe that the age encryption reads, so no plaintext touches the disk), with its
-   time-stamp tokens and the web captures it belongs to
-   (:mod:`comity.vault.package_context`; a group's id names all its items); the
+   pipe that the age encryption reads, so no plaintext touches the disk:
+   :mod:`comity.vault.package_files`), with its time-stamp tokens and the web captures
+   it belongs to (:mod:`comity.vault.package_context`; a group's id names all its items); the
    checkpoint and its time-stamp tokens; the provenance as CASE/UCO JSON-LD
    (:mod:`comity.vault.case_export`); the report; the manifest, and the manifest's
    signature by the node's log key. Everything is flushed to disk.
@@ -27,10 +27,8 @@ prove them; the next export of the same item (after a new checkpoint) does.
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +46,7 @@ from comity.ledger.events import record_event
 from comity.ledger.models import LedgerEntry, LedgerSalt
 from comity.ledger.note import sign_note
 from comity.node import Node
-from comity.vault import age
-from comity.vault.access import blob_store, key_manager, require_recorded
+from comity.vault.access import require_recorded
 from comity.vault.age_keys import X25519Recipient
 from comity.vault.captures import expand_groups
 from comity.vault.case_export import case_jsonld
@@ -67,16 +64,8 @@ from comity.vault.package_check import (
     manifest_statement,
 )
 from comity.vault.package_context import item_context
-from comity.vault.package_write import (
-    HashingWriter,
-    Progress,
-    fsync_tree,
-    manifest_bytes,
-    report_text,
-    safe_name,
-    write_file,
-)
-from comity.vault.streams import Writer
+from comity.vault.package_files import write_item_file
+from comity.vault.package_write import Progress, fsync_tree, manifest_bytes, report_text, write_file
 
 
 @dataclass(frozen=True)
@@ -124,74 +113,6 @@ def _recipient(text: str | None) -> X25519Recipient | None:
         raise ValidationError(
             f"Not an age X25519 recipient (age1…): {exc.message}", fields={"recipient": "invalid"}
         ) from None
-
-
-def _decrypt(node: Node, item: VaultItem, writer: Writer) -> None:
-    """Stream the item's plaintext into ``writer``, refusing bytes that are not the item's."""
-    with blob_store(node).open(item.blob_name) as stream:
-        encrypted = age.EncryptedFile(stream, armored=False)
-        result = encrypted.decrypt(writer, key_manager(node).unwrap(encrypted.header.stanzas))
-    if result.plaintext_sha256.hex() != item.sha256 or result.plaintext_size != item.size:
-        raise ValidationError(
-            f"Item {item.id} decrypts to bytes whose SHA-256 differs from the one recorded at "
-            f"ingest; nothing was exported. Run 'comity evidence show {item.id} --check'.",
-            fields={"item": "damaged"},
-        )
-
-
-def _reencrypt(
-    node: Node,
-    item: VaultItem,
-    recipient: X25519Recipient,
-    writer: Writer,
-    progress: Progress | None,
-) -> age.EncryptResult:
-    """Decrypt the item into a pipe in a thread while age encryption to ``recipient``
-    reads the other end: constant memory, and no plaintext on disk."""
-    read_end, write_end = os.pipe()
-    failures: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_end, "wb") as pipe:
-                _decrypt(node, item, HashingWriter(pipe, progress))
-        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
-            failures.append(exc)
-
-    thread = threading.Thread(target=produce, name=f"export-{item.id}", daemon=True)
-    thread.start()
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            result = age.encrypt(pipe, writer, [recipient])
-    finally:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return result
-
-
-def _write_file(
-    node: Node,
-    item: VaultItem,
-    folder: Path,
-    recipient: X25519Recipient | None,
-    progress: Progress | None,
-) -> tuple[str, str]:
-    """The item's file written under ``folder``: its path in the package and its SHA-256."""
-    name = safe_name(item.original_name) + (".age" if recipient else "")
-    relative = f"files/{item.id}/{name}"
-    target = folder / relative
-    target.parent.mkdir(parents=True)
-    with target.open("xb") as handle:
-        if recipient is None:
-            hashing = HashingWriter(handle, progress)
-            _decrypt(node, item, hashing)
-        else:
-            hashing = HashingWriter(handle)
-            _reencrypt(node, item, recipient, hashing, progress)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return relative, hashing.digest.hexdigest()
 
 
 def _custody(session: Session, item: VaultItem) -> list[tuple[VaultCustody, bytes]]:
@@ -271,7 +192,7 @@ def _build(
         origin = checkpoints.origin(session)
         written: list[tuple[VaultItem, str, str]] = []
         for item in found:
-            path, sha256 = _write_file(node, item, folder, recipient, progress)
+            path, sha256 = write_item_file(node, item, folder, recipient, progress)
             written.append((item, path, sha256))
         documents = [
             _item_document(

@@ -7,8 +7,9 @@ the same pass as the encryption: the authority never sees the file, and whoever 
 the file can check the token without Comity (``openssl ts -verify -data FILE -in TOKEN
 -token_in -CAfile ROOT``). The protocol and the checks are those of the checkpoints'
 time-stamps (:func:`comity.ledger.timestamping.request_digest_token`, over
-:mod:`comity.ledger.rfc3161`): an answer is kept only once it is granted, carries the
-request's nonce and the item's SHA-256, and chains to the roots.
+:mod:`comity.ledger.rfc3161`, asked in turn by
+:func:`comity.ledger.timestamping.stamp_in_turn`): an answer is kept only once it is
+granted, carries the request's nonce and the item's SHA-256, and chains to the roots.
 
 **When.** :func:`stamp_new_item` runs once an item is committed (``add_file`` calls it
 for each item it creates), never inside a database transaction. The verified token is
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -37,18 +38,11 @@ from sqlalchemy.orm import Session
 
 from comity.audit.models import Outcome
 from comity.audit.services import record, record_refusal
-from comity.errors import (
-    ComityError,
-    ConfigurationError,
-    PeerAnswerInvalid,
-    PeerUnreachable,
-    ValidationError,
-)
+from comity.errors import ComityError, ConfigurationError, ValidationError
 from comity.identity.permissions import Actor, Permission
 from comity.ledger import rfc3161
 from comity.ledger.events import record_event
-from comity.ledger.timestamping import request_digest_token
-from comity.ledger.transport import HttpTransport
+from comity.ledger.timestamping import Progress, Run, request_digest_token, stamp_in_turn
 from comity.node import Node
 from comity.vault.access import require_recorded
 from comity.vault.models import VaultCustody, VaultItem, VaultItemTimestamp, VaultTombstone
@@ -59,9 +53,6 @@ NOT_ON = (
     "Time-stamping of evidence is off: set COMITY_VAULT_TIMESTAMPS=true, with COMITY_TSA_URL "
     "and COMITY_TSA_CA_FILE naming the RFC 3161 authority (see docs/evidence.md)."
 )
-
-Progress = Callable[[int, int], None]
-"""Called with (items stamped so far, items this run asks for)."""
 
 
 @dataclass(frozen=True)
@@ -85,18 +76,8 @@ class ItemStampFailure:
 
 
 @dataclass(frozen=True)
-class ItemStampRun:
-    """What one run did: the items stamped (oldest first), the failure that ended it
-    early if any, and how many items still have no token."""
-
-    authority: str
-    stamped: list[ItemStamp]
-    failure: ItemStampFailure | None
-    pending: int
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
+class ItemStampRun(Run[ItemStamp, ItemStampFailure]):
+    """A run over the items without a token, oldest first."""
 
 
 def item_tokens(session: Session, item_id: str) -> list[tuple[VaultItemTimestamp, int | None]]:
@@ -183,19 +164,24 @@ def _store(node: Node, actor: Actor, item_id: str, sha256: str, token: rfc3161.T
 def _stamp(
     node: Node,
     actor: Actor,
-    item_id: str,
-    sha256: str,
+    pending: Sequence[tuple[str, str]],
     *,
-    http: HttpTransport,
     roots: Sequence[x509.Certificate],
-) -> ItemStamp | ItemStampFailure:
-    """Ask for, verify and keep one item's token; a failure is audited and returned."""
+    progress: Progress | None = None,
+) -> tuple[list[ItemStamp], ItemStampFailure | None]:
+    """Ask for, verify and keep the tokens of ``pending`` items (id, SHA-256) in turn;
+    the first failure ends the run, and is audited and returned."""
     url = node.settings.tsa_url
-    try:
-        token = request_digest_token(http, url, bytes.fromhex(sha256), roots)
-    except (PeerUnreachable, PeerAnswerInvalid) as exc:
-        return _audit_failure(node, actor, ItemStampFailure(item_id, url, exc))
-    return _store(node, actor, item_id, sha256, token)
+    stamped, refused = stamp_in_turn(
+        pending,
+        lambda http, item: request_digest_token(http, url, bytes.fromhex(item[1]), roots),
+        lambda item, token: _store(node, actor, item[0], item[1], token),
+        progress,
+    )
+    if refused is None:
+        return stamped, None
+    (item_id, _), error = refused
+    return stamped, _audit_failure(node, actor, ItemStampFailure(item_id, url, error))
 
 
 def stamp_new_item(
@@ -210,8 +196,8 @@ def stamp_new_item(
         roots = node.settings.tsa_roots()
     except ConfigurationError as exc:  # the roots file went missing since the start
         return _audit_failure(node, actor, ItemStampFailure(item_id, node.settings.tsa_url, exc))
-    with HttpTransport() as http:
-        return _stamp(node, actor, item_id, sha256, http=http, roots=roots)
+    stamped, failure = _stamp(node, actor, [(item_id, sha256)], roots=roots)
+    return stamped[0] if failure is None else failure
 
 
 def _pending(session: Session, limit: int) -> tuple[list[tuple[str, str]], int]:
@@ -257,17 +243,5 @@ def timestamp_pending_items(
     roots = node.settings.tsa_roots()
     with node.uow() as uow:  # a read, ended before the authority is asked
         pending, waiting = _pending(uow.session, limit)
-    stamped: list[ItemStamp] = []
-    failure: ItemStampFailure | None = None
-    if progress is not None:
-        progress(0, len(pending))
-    with HttpTransport() as http:
-        for item_id, sha256 in pending:
-            outcome = _stamp(node, actor, item_id, sha256, http=http, roots=roots)
-            if isinstance(outcome, ItemStampFailure):
-                failure = outcome
-                break
-            stamped.append(outcome)
-            if progress is not None:
-                progress(len(stamped), len(pending))
+    stamped, failure = _stamp(node, actor, pending, roots=roots, progress=progress)
     return ItemStampRun(node.settings.tsa_url, stamped, failure, waiting - len(stamped))

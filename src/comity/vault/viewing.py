@@ -38,6 +38,7 @@ from comity.node import Node
 from comity.vault.access import require_recorded
 from comity.vault.deletion import refuse_deleted
 from comity.vault.items import decrypt_verified, record_access
+from comity.vault.metadata import PILLOW_FAILURES
 from comity.vault.models import VaultCustody, VaultDerivation, VaultItem, VaultTombstone
 
 PREVIEW_TYPES = {
@@ -52,17 +53,10 @@ PREVIEW_MAX_BYTES = 256 * 1024**2
 READ_BYTES = 256 * 1024
 WORK_DIR = "tmp"
 
-# What Pillow raises on a damaged or hostile image (see comity.vault.metadata).
+# What Pillow raises on a damaged or hostile image, and its decompression-bomb warning,
+# which a preview turns into an error.
 _IMAGE_FAILURES: tuple[type[Exception], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    ZeroDivisionError,
-    EOFError,
-    Image.DecompressionBombError,
+    *PILLOW_FAILURES,
     Image.DecompressionBombWarning,
 )
 
