@@ -13,17 +13,18 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
 from comity.errors import ComityError
-from comity.ledger import merkle, proofs, rfc3161
+from comity.ledger import merkle, proofs
 from comity.ledger.checkpoint import Checkpoint, log_signed_note, verify_checkpoint
 from comity.ledger.events import commitment
 from comity.ledger.note import NoteVerifier, open_note
+from comity.vault.package_report import PackageReport, check_listed_file
+from comity.vault.package_stamps import checkpoint_timestamps, item_timestamps
 
 FORMAT = "comity-evidence-package/v1"
 MANIFEST_FILE = "manifest.json"
@@ -31,7 +32,6 @@ SIGNATURE_FILE = "manifest.sig"
 CHECKPOINT_FILE = "checkpoint.txt"
 REPORT_FILE = "REPORT.txt"
 PROVENANCE_FILE = "provenance.case.jsonld"
-_BLOCK = 1024 * 1024
 
 
 def manifest_statement(manifest_sha256: str) -> str:
@@ -39,66 +39,6 @@ def manifest_statement(manifest_sha256: str) -> str:
     manifest's SHA-256. Its first line is not an origin, so it can never be read as a
     checkpoint of the log whose key signs it."""
     return f"{FORMAT}\nmanifest sha256 {manifest_sha256}\n"
-
-
-@dataclass(frozen=True)
-class Problem:
-    where: str
-    """The file, item or ledger entry concerned."""
-    what: str
-
-
-@dataclass
-class PackageReport:
-    key: str = ""
-    key_trusted: bool = False
-    """False when the key was taken from the manifest rather than given by the verifier."""
-    checkpoint_size: int = 0
-    items: int = 0
-    entries: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def fail(self, where: str, what: str) -> None:
-        self.problems.append(Problem(where, what))
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _inside(root: Path, relative: object) -> Path | None:
-    """``root / relative`` if ``relative`` is a plain relative path inside the package."""
-    if not isinstance(relative, str) or not relative:
-        return None
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or any(part in {"", ".", ".."} for part in pure.parts):
-        return None
-    return root.joinpath(*pure.parts)
-
-
-def _check_listed_file(
-    report: PackageReport, root: Path, relative: object, sha256: object
-) -> Path | None:
-    path = _inside(root, relative)
-    where = str(relative)
-    if path is None:
-        report.fail(where, "the path is not a plain relative path inside the package")
-        return None
-    if not path.is_file():
-        report.fail(where, "the file is missing")
-        return None
-    if _sha256_file(path) != sha256:
-        report.fail(where, f"its SHA-256 is not {sha256}, the one in the manifest")
-    return path
 
 
 def _b64(value: object) -> bytes:
@@ -111,7 +51,7 @@ def _checkpoint(
     report: PackageReport, root: Path, manifest: Mapping[str, Any], verifier: NoteVerifier | None
 ) -> tuple[Checkpoint | None, str]:
     info = manifest.get("checkpoint") or {}
-    path = _check_listed_file(report, root, info.get("path"), info.get("sha256"))
+    path = check_listed_file(report, root, info.get("path"), info.get("sha256"))
     if path is None or verifier is None:
         return None, ""
     note = path.read_text("utf-8", errors="replace")
@@ -124,43 +64,6 @@ def _checkpoint(
         report.fail(CHECKPOINT_FILE, "its size is not the manifest's checkpoint size")
     report.checkpoint_size = checkpoint.size
     return checkpoint, note
-
-
-def _signature_note(
-    where: str, covered: str, token: rfc3161.Token, roots: Sequence[x509.Certificate]
-) -> str:
-    """What a checked token's note says: that its signature chains to the roots given,
-    or how to check it with OpenSSL."""
-    if roots:
-        return (
-            f"{where}: covers {covered}; signed by the time-stamp authority at "
-            f"{token.gen_time.isoformat()} (chains to the roots given)."
-        )
-    return (
-        f"{where}: covers {covered}; check the authority's signature with 'openssl ts "
-        f"-verify -in {where} -token_in -CAfile ROOT' (or give --tsa-ca)."
-    )
-
-
-def _timestamps(
-    report: PackageReport,
-    root: Path,
-    manifest: Mapping[str, Any],
-    stamped: bytes,
-    roots: Sequence[x509.Certificate],
-) -> None:
-    for stamp in (manifest.get("checkpoint") or {}).get("timestamps", []):
-        path = _check_listed_file(report, root, stamp.get("path"), stamp.get("sha256"))
-        if path is None or not stamped:
-            continue
-        try:
-            token = rfc3161.check_token(path.read_bytes(), stamped, roots)
-        except ComityError as exc:
-            report.fail(str(stamp.get("path")), f"the time-stamp token: {exc.message}")
-        else:
-            report.notes.append(
-                _signature_note(str(stamp.get("path")), "the checkpoint", token, roots)
-            )
 
 
 def _entry(
@@ -224,7 +127,7 @@ def _item(
     report.items += 1
     info = item.get("file") or {}
     expected = info.get("sha256") if info.get("encrypted") else item.get("sha256")
-    path = _check_listed_file(report, root, info.get("path"), expected)
+    path = check_listed_file(report, root, info.get("path"), expected)
     if path is not None and not str(info.get("path")).startswith(f"files/{item_id}/"):
         report.fail(str(info.get("path")), f"not in the folder of item {item_id}")
     if path is not None and not info.get("encrypted") and path.stat().st_size != item.get("size"):
@@ -264,7 +167,7 @@ def _item(
             _openings(report, where, item, body)
     if not ingest_seen:
         report.fail(f"item {item_id}", "its ingest event is not in the package")
-    _item_timestamps(report, root, item, bodies, roots)
+    item_timestamps(report, root, item, bodies, roots)
     return {path} if path else set()
 
 
@@ -308,42 +211,6 @@ def _capture(
     for name, value in values.items():
         if commitment(salt, name, str(value)) != committed.get(name):
             report.fail(where, f"the commitment to {name!r} does not open to {value!r}")
-
-
-def _item_timestamps(
-    report: PackageReport,
-    root: Path,
-    item: Mapping[str, Any],
-    bodies: dict[object, Any],
-    roots: Sequence[x509.Certificate],
-) -> None:
-    """The item's RFC 3161 tokens: listed files, each recorded by an
-    ``evidence.timestamped`` entry of the item's chain, whose imprint is the item's
-    SHA-256, and with ``roots``, whose signature chains to them."""
-    item_id = str(item.get("id"))
-    for stamp in item.get("timestamps", []):
-        where = str(stamp.get("path"))
-        path = _check_listed_file(report, root, stamp.get("path"), stamp.get("sha256"))
-        if path is None:
-            continue
-        if not where.startswith(f"timestamps/{item_id}/"):
-            report.fail(where, f"not in the time-stamp folder of item {item_id}")
-        body = bodies.get(stamp.get("ledger_index")) or {}
-        if body.get("type") != "evidence.timestamped" or (body.get("digests") or {}).get(
-            "token_sha256"
-        ) != stamp.get("sha256"):
-            report.fail(where, "no evidence.timestamped entry of the item records this token")
-        try:
-            token = rfc3161.check_token_digest(
-                path.read_bytes(), bytes.fromhex(str(item.get("sha256"))), roots
-            )
-        except (ComityError, ValueError) as exc:
-            message = exc.message if isinstance(exc, ComityError) else str(exc)
-            report.fail(where, f"the time-stamp token: {message}")
-        else:
-            report.notes.append(
-                _signature_note(where, f"the SHA-256 of item {item_id}", token, roots)
-            )
 
 
 def verify_package(
@@ -401,12 +268,12 @@ def _verify_contents(
                 report.fail(MANIFEST_FILE, "it is not the manifest the node signed (manifest.sig)")
     checkpoint, note = _checkpoint(report, directory, manifest, verifier)
     stamped = log_signed_note(note, verifier).encode() if checkpoint and verifier else b""
-    _timestamps(report, directory, manifest, stamped, roots)
+    checkpoint_timestamps(report, directory, manifest, stamped, roots)
     report_info = manifest.get("report") or {}
-    _check_listed_file(report, directory, report_info.get("path"), report_info.get("sha256"))
+    check_listed_file(report, directory, report_info.get("path"), report_info.get("sha256"))
     if "provenance" in manifest:  # absent from packages written before it was added
         provenance = manifest["provenance"] or {}
-        _check_listed_file(report, directory, provenance.get("path"), provenance.get("sha256"))
+        check_listed_file(report, directory, provenance.get("path"), provenance.get("sha256"))
     for item in manifest.get("items", []):
         _item(report, directory, item, checkpoint, roots)
     _unexpected(report, directory, manifest)
