@@ -13,10 +13,10 @@ import pytest
 
 from comity.vault.age import decrypt_file, encrypt
 from comity.vault.age_keys import X25519Identity, X25519Recipient, parse_identities
-from comity.vault.age_stream import CHUNK_SIZE
+from comity.vault.age_stream import BLOCK_SIZE, CHUNK_SIZE
 from conftest import cannot_run
 
-SIZES = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 777]
+SIZES = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 777, 3 * BLOCK_SIZE + 777]
 
 
 def _tool(name: str) -> str:

@@ -14,9 +14,10 @@ from comity.vault.age import decrypt, encrypt
 from comity.vault.age_keys import X25519Identity
 
 STREAM_SIZE = 64 * 1024 * 1024
-# Encryption holds a 1 MiB block being hashed beside the next one being encrypted, and
-# the reader's read-ahead: a few MiB whatever the stream's size.
-PEAK_LIMIT = 8 * 1024 * 1024
+# Encryption holds the 1 MiB block being sealed, the next one being read (assembled from
+# this reader's small pieces, which copies it), and up to two blocks waiting for its
+# helper thread: about 8 MiB whatever the stream's size (4 MiB from a file, read whole).
+PEAK_LIMIT = 12 * 1024 * 1024
 
 
 class Generated:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,14 @@ from hypothesis import strategies as st
 from comity.vault.age import decrypt, decrypt_bytes, encrypt, encrypt_bytes
 from comity.vault.age_format import read_header
 from comity.vault.age_keys import X25519Identity
-from comity.vault.age_stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, NONCE_SIZE
+from comity.vault.age_stream import (
+    BLOCK_CHUNKS,
+    BLOCK_SIZE,
+    CHUNK_SIZE,
+    ENCRYPTED_CHUNK_SIZE,
+    HELPER_CHUNKS,
+    NONCE_SIZE,
+)
 from comity.vault.errors import AgeError, AgeFailure
 from comity.vault.streams import Source
 
@@ -82,6 +90,91 @@ def test_the_edge_sizes_make_the_right_number_of_chunks() -> None:
         expected = max(1, -(-size // CHUNK_SIZE))
         assert chunks == size + 16 * expected, size
         assert decrypt_bytes(ciphertext, [IDENTITIES[0]]) == plaintext(size, size)
+
+
+# Beyond one block, encryption shares each block between two threads: the caller's seals
+# the first chunks, the helper the rest (and writes).
+HELPER_STARTS = (BLOCK_CHUNKS - HELPER_CHUNKS) * CHUNK_SIZE
+BLOCK_EDGE_SIZES = [
+    BLOCK_SIZE - 1,
+    BLOCK_SIZE,
+    BLOCK_SIZE + 1,
+    2 * BLOCK_SIZE,
+    2 * BLOCK_SIZE + HELPER_STARTS,
+    2 * BLOCK_SIZE + HELPER_STARTS + 1,
+    5 * BLOCK_SIZE + 12345,
+]
+
+
+class Trickle:
+    """A reader that never returns more than 40,000 bytes at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self._stream = io.BytesIO(data)
+
+    def read(self, size: int) -> bytes:
+        return self._stream.read(min(size, 40_000))
+
+
+def age_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("age-")]
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["whole-blocks", "trickle"])
+@pytest.mark.parametrize("size", BLOCK_EDGE_SIZES)
+def test_inputs_of_several_blocks_round_trip(size: int, trickle: bool) -> None:
+    message = plaintext(size, size)
+    out = io.BytesIO()
+    reader = Trickle(message) if trickle else io.BytesIO(message)
+    sent = encrypt(reader, out, [IDENTITIES[0].recipient])
+    assert not age_threads()
+    assert (sent.plaintext_size, sent.plaintext_sha256) == (size, hashlib.sha256(message).digest())
+    ciphertext = out.getvalue()
+    assert len(ciphertext) == payload_start(ciphertext) + size + 16 * -(-size // CHUNK_SIZE)
+    assert decrypt_bytes(ciphertext, [IDENTITIES[0]]) == message
+
+
+class FailingWriter:
+    """Takes ``limit`` bytes, then fails as a full disk would."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.left:
+            raise OSError(28, "No space left on device")
+        self.left -= len(data)
+        return len(data)
+
+
+class FailingReader:
+    """Gives ``limit`` bytes, then fails as a vanished network share would."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def read(self, size: int) -> bytes:
+        if not self.left:
+            raise OSError(5, "Input/output error")
+        size = min(size, self.left)
+        self.left -= size
+        return bytes(size)
+
+
+def test_a_writer_failing_midway_stops_encryption_with_its_error() -> None:
+    with pytest.raises(OSError, match="No space left"):
+        encrypt(
+            io.BytesIO(bytes(6 * BLOCK_SIZE)),
+            FailingWriter(2 * BLOCK_SIZE),
+            [IDENTITIES[0].recipient],
+        )
+    assert not age_threads()
+
+
+def test_a_reader_failing_midway_stops_encryption_with_its_error() -> None:
+    with pytest.raises(OSError, match="Input/output error"):
+        encrypt(FailingReader(3 * BLOCK_SIZE + 5), io.BytesIO(), [IDENTITIES[0].recipient])
+    assert not age_threads()
 
 
 def test_ciphertexts_of_the_same_plaintext_differ() -> None:

@@ -1,15 +1,25 @@
 """The local blob store: names are checksums, unfinished blobs never appear, paths stay
-inside the store, damage is detected."""
+inside the store, damage is detected; writing in batches changes none of it."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import resource
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from comity.errors import NotFound
-from comity.vault.blobs import BlobStoreError, LocalBlobStore
+from comity.vault.blobs import (
+    WRITE_BACK_STEP,
+    WRITE_BATCH,
+    BlobStoreError,
+    BlobWriter,
+    LocalBlobStore,
+)
 
 
 def write_blob(store: LocalBlobStore, *parts: bytes) -> str:
@@ -135,3 +145,66 @@ def test_a_changed_byte_is_detected_and_a_missing_blob_is_not_found(tmp_path: Pa
         pass
     with pytest.raises(NotFound):
         store.size(name)
+
+
+def test_a_blob_of_many_batches_holds_every_byte_in_order(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    pieces = [hashlib.shake_256(n.to_bytes(4, "big")).digest(65_552) for n in range(200)]
+    assert sum(map(len, pieces)) > 3 * WRITE_BACK_STEP > 3 * WRITE_BATCH
+    name = write_blob(store, *pieces)
+    assert name == "sha256/" + hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert store.size(name) == 200 * 65_552
+    assert store.check(name)
+    assert not any((tmp_path / "vault" / "tmp").iterdir())
+
+
+def test_many_small_writes_make_one_blob(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    pieces = [n.to_bytes(4, "big") for n in range(5000)]
+    assert write_blob(store, *pieces) == "sha256/" + hashlib.sha256(b"".join(pieces)).hexdigest()
+
+
+def test_a_buffer_changed_after_it_was_written_is_stored_as_it_was(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    buffer = bytearray(b"as written")
+    with store.writer() as writer:
+        writer.write(buffer)  # type: ignore[arg-type]  # a caller that breaks the contract
+        buffer[:] = b"overwrote!"
+        name = writer.commit()
+    with store.open(name) as stream:
+        assert stream.read() == b"as written"
+
+
+@pytest.fixture
+def files_of_at_most_three_mib() -> Iterator[None]:
+    """Writes past 3 MiB fail with EFBIG (as a full disk fails with ENOSPC)."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3 * 1024 * 1024, limits[1]))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+@pytest.mark.usefixtures("files_of_at_most_three_mib")
+def test_a_write_that_fails_is_raised_and_nothing_is_kept(
+    tmp_path: Path,
+) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    piece = bytes(65_552)
+
+    def write_13_mb_and_commit(writer: BlobWriter) -> None:
+        for _ in range(200):
+            writer.write(piece)
+        writer.commit()
+
+    with store.writer() as writer:
+        with pytest.raises(OSError, match="too large") as failure:
+            write_13_mb_and_commit(writer)
+        assert failure.value.errno == errno.EFBIG
+        with pytest.raises(BlobStoreError, match="not open"):
+            writer.write(piece)
+        with pytest.raises(BlobStoreError, match="not open"):
+            writer.commit()
+    assert not any((tmp_path / "vault" / "tmp").iterdir())
+    assert not any((tmp_path / "vault").glob("sha256/**/*"))

@@ -4,7 +4,10 @@ Every evidence file is encrypted with its own random 16-byte file key. :func:`en
 wraps a fresh key for the recipients given; :func:`encrypt_with_file_key` takes a key
 and stanzas made elsewhere (the vault's key management wraps keys itself). Both read the
 plaintext once, a 64 KiB chunk at a time, write the ciphertext as they go and return the
-plaintext's size and SHA-256 computed in the same pass.
+plaintext's size and SHA-256 computed in the same pass. Beyond 1 MiB of plaintext they
+call the writer from a helper thread, one call at a time, and return once it has written
+everything (:mod:`comity.vault.age_stream`): the writer must not depend on the thread
+it is called from.
 
 :func:`decrypt` does the reverse through :class:`EncryptedFile`, which parses the header
 first, so that a caller can :meth:`~EncryptedFile.unwrap` the file key with identities or

@@ -6,6 +6,21 @@ The final chunk may be shorter than 64 KiB, and is empty only when the whole pla
 is. Both directions read their input once, a chunk at a time, in constant memory, and
 hash the plaintext with SHA-256 in the same pass.
 
+Encryption reads the plaintext a block of :data:`BLOCK_CHUNKS` chunks (1 MiB) at a time,
+one block ahead, so that it knows which chunk is the final one without reading byte by
+byte. An input longer than one block is shared between two threads, which overlap on
+two cores (hashing, sealing, ``read`` and ``write`` all release the GIL on large
+buffers):
+
+- the caller's thread reads each block, hashes it and seals its first chunks;
+- a helper thread seals the last :data:`HELPER_CHUNKS` chunks of the block, then hands
+  the block's chunks in order to the writer. Every ``write`` after the nonce happens on
+  that thread, one at a time: the local blob store hashes and writes the ciphertext
+  there (:mod:`comity.vault.blobs`).
+
+With the local blob store the two threads then do about as much work each. The caller
+keeps at most two blocks waiting for the helper.
+
 Decryption writes each chunk as soon as it authenticates: if a later chunk fails, what
 was written must be thrown away (see :func:`comity.vault.age.decrypt`).
 """
@@ -14,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,8 +43,16 @@ from comity.vault.streams import Source, Writer
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16
 ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
-BLOCK_CHUNKS = 16  # chunks read, hashed and encrypted together: 1 MiB
+BLOCK_CHUNKS = 16  # chunks read, hashed and sealed together: 1 MiB
 BLOCK_SIZE = BLOCK_CHUNKS * CHUNK_SIZE
+HELPER_CHUNKS = 6
+"""Chunks of each block sealed by the helper thread, which also writes. With the local
+blob store (SHA-256 and ``write`` of the ciphertext on that thread), 5 to 8 measured the
+same on the 2-core development machine, and about 8 % faster than sealing every chunk on
+the caller's thread while the blob store hashed and wrote on a thread of its own."""
+BLOCKS_IN_FLIGHT = 2
+"""Blocks handed to the helper and not yet written, at most: one measured 8 % slower,
+three no faster."""
 NONCE_SIZE = 16
 
 
@@ -40,51 +64,92 @@ class Plaintext:
     sha256: bytes
 
 
-def _aead(file_key: bytes, nonce: bytes) -> ChaCha20Poly1305:
+def _payload_key(file_key: bytes, nonce: bytes) -> bytes:
     check_file_key(file_key)
-    return ChaCha20Poly1305(hkdf_sha256(file_key, nonce, b"payload"))
+    return hkdf_sha256(file_key, nonce, b"payload")
+
+
+def _aead(file_key: bytes, nonce: bytes) -> ChaCha20Poly1305:
+    return ChaCha20Poly1305(_payload_key(file_key, nonce))
 
 
 def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_payload(source: Source, writer: Writer, file_key: bytes) -> Plaintext:
-    """Writes the payload for everything ``source`` holds.
+@dataclass(frozen=True)
+class _Block:
+    """A block of plaintext, its first chunk's counter, and whether it ends the payload."""
 
-    The plaintext is read a block of :data:`BLOCK_CHUNKS` chunks at a time. For inputs
-    longer than one block, hashing a block runs on a second thread while this one
-    encrypts and writes it (both release the GIL on large buffers), so a large file costs
-    about the longer of the two, not their sum; the digest still sees every byte in order.
-    """
+    data: bytes
+    counter: int
+    end: bool
+
+    @property
+    def chunks(self) -> int:
+        return max(1, -(-len(self.data) // CHUNK_SIZE))  # the empty payload has one chunk
+
+    def seal(self, aead: ChaCha20Poly1305, first: int, stop: int) -> list[bytes]:
+        """Chunks ``first`` to ``stop`` (excluded), sealed; sealed from a view, not a copy."""
+        view = memoryview(self.data)
+        last = self.chunks - 1
+        return [
+            aead.encrypt(
+                _nonce(self.counter + index, self.end and index == last),
+                view[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE],
+                None,
+            )
+            for index in range(first, stop)
+        ]
+
+
+def _finish(block: _Block, sealed: list[bytes], aead: ChaCha20Poly1305, writer: Writer) -> None:
+    """The helper's part: seals the rest of ``block`` after ``sealed``, writes it all."""
+    for chunk in sealed + block.seal(aead, len(sealed), block.chunks):
+        writer.write(chunk)
+
+
+def _read_after(source: Source, data: bytes) -> bytes:
+    """The block after ``data``: empty when ``data`` was short (the end was reached)."""
+    return source.read(BLOCK_SIZE) if len(data) == BLOCK_SIZE else b""
+
+
+def encrypt_payload(source: Source, writer: Writer, file_key: bytes) -> Plaintext:
+    """Writes the payload for everything ``source`` holds (on two threads beyond one
+    block: see the module docstring)."""
     nonce = os.urandom(NONCE_SIZE)
-    aead = _aead(file_key, nonce)
+    key = _payload_key(file_key, nonce)
+    aead = ChaCha20Poly1305(key)
     writer.write(nonce)
     digest = hashlib.sha256()
-    size = 0
-    counter = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="age-sha256") as hasher:
-        hashing: Future[None] | None = None
+    data = source.read(BLOCK_SIZE)
+    following = _read_after(source, data)
+    digest.update(data)
+    if not following:  # one block in all: no thread for small inputs
+        _finish(_Block(data, 0, end=True), [], aead, writer)
+        return Plaintext(len(data), digest.digest())
+    helper_aead = ChaCha20Poly1305(key)  # each thread seals with its own
+    helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="age-seal")
+    in_flight: deque[Future[None]] = deque()
+    block = _Block(data, 0, end=False)
+    size = len(data)
+    try:
         while True:
-            block = source.read(BLOCK_SIZE)
-            end = len(block) < BLOCK_SIZE or source.at_eof()
-            if hashing is not None:
-                hashing.result()
-            if end and hashing is None:
-                digest.update(block)  # one block in all: no thread for small inputs
-            else:
-                hashing = hasher.submit(digest.update, block)
-            size += len(block)
-            starts = range(0, len(block), CHUNK_SIZE) if block else range(1)
-            for start in starts:
-                last = end and start + CHUNK_SIZE >= len(block)
-                chunk = block[start : start + CHUNK_SIZE]
-                writer.write(aead.encrypt(_nonce(counter, last), chunk, None))
-                counter += 1
-            if end:
-                if hashing is not None:
-                    hashing.result()
-                return Plaintext(size, digest.digest())
+            mine = block.seal(aead, 0, min(block.chunks, BLOCK_CHUNKS - HELPER_CHUNKS))
+            while len(in_flight) >= BLOCKS_IN_FLIGHT:
+                in_flight.popleft().result()
+            in_flight.append(helper.submit(_finish, block, mine, helper_aead, writer))
+            if block.end:
+                break
+            data, following = following, _read_after(source, following)
+            block = _Block(data, block.counter + block.chunks, end=not following)
+            digest.update(data)
+            size += len(data)
+        while in_flight:
+            in_flight.popleft().result()
+    finally:
+        helper.shutdown(wait=True, cancel_futures=True)
+    return Plaintext(size, digest.digest())
 
 
 def _authenticates(aead: ChaCha20Poly1305, nonce: bytes, chunk: bytes) -> bool:

@@ -8,8 +8,16 @@ visible under a name: it is written to a temporary file first and renamed into p
 only after its bytes are on disk (``fsync`` of the file, then of its directory).
 
 The local store (the default, in ``<home>/vault``) checks that every path it touches
-lies inside its root. Other stores (S3-compatible object storage) implement the same
-:class:`BlobStore` protocol.
+lies inside its root. Its writer hashes what it is given at once and writes it to the
+file a batch of :data:`WRITE_BATCH` bytes at a time, with one ``writev``. Every
+:data:`WRITE_BACK_STEP` written, it asks the kernel to start writing that range back and
+to drop the pages already on disk (``POSIX_FADV_DONTNEED``): the final ``fsync`` then
+waits for a few MiB instead of the whole file, and the page cache does not fill with
+the ciphertext. (Age encryption calls ``write`` from a helper thread, so all of this
+overlaps with reading and hashing the plaintext: see :mod:`comity.vault.age_stream`.)
+
+Other stores (S3-compatible object storage) implement the same :class:`BlobStore`
+protocol.
 """
 
 from __future__ import annotations
@@ -28,6 +36,11 @@ from comity.errors import ComityError, NotFound
 
 BLOB_NAME = re.compile(r"sha256/[0-9a-f]{64}")
 READ_CHUNK = 1024 * 1024
+WRITE_BATCH = 1024 * 1024
+"""Bytes a local writer collects before it writes them to the file."""
+WRITE_BACK_STEP = 4 * 1024 * 1024
+"""Bytes written between two requests to start write-back and drop written pages."""
+_MAX_PARTS = 512  # pieces in one batch, below the kernel's limit for writev (IOV_MAX)
 
 
 class BlobStoreError(ComityError):
@@ -45,7 +58,12 @@ def check_name(name: str) -> str:
 class BlobWriter(Protocol):
     """A blob being written: bytes go in with :meth:`write`; :meth:`commit` makes it
     durable and returns its name; leaving the ``with`` block without committing discards
-    it."""
+    it.
+
+    A writer may keep the bytes and store them later (the local one writes them a batch
+    at a time): a failure to store them is then raised by a later :meth:`write` or by
+    :meth:`commit`, and after any failure the blob can only be discarded. Its methods
+    may be called from any thread, one call at a time."""
 
     def write(self, data: bytes, /) -> int: ...
 
@@ -83,6 +101,13 @@ class BlobStore(Protocol):
         ...
 
 
+def _drop_cached(descriptor: int, start: int, end: int) -> None:
+    """Starts writing back bytes ``start`` to ``end`` of the file and drops from the page
+    cache those of them already on disk (where the system has ``posix_fadvise``)."""
+    if hasattr(os, "posix_fadvise") and end > start:
+        os.posix_fadvise(descriptor, start, end - start, os.POSIX_FADV_DONTNEED)
+
+
 def _fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
@@ -91,33 +116,81 @@ def _fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
+def _write_all(descriptor: int, parts: list[bytes]) -> int:
+    """Writes ``parts`` in order, with one ``writev`` unless the kernel takes fewer bytes;
+    returns how many were written."""
+    total = sum(len(part) for part in parts)
+    written = os.writev(descriptor, parts) if parts else 0
+    if written < total:
+        rest = memoryview(b"".join(parts))[written:]
+        while rest:
+            rest = rest[os.write(descriptor, rest) :]
+    return total
+
+
 class _LocalWriter:
+    """Hashes what it is given and writes it in batches (see the module docstring)."""
+
     def __init__(self, store: LocalBlobStore) -> None:
         self._store = store
         self._hash = hashlib.sha256()
         self._temporary = store.temporary_path()
-        self._file: BinaryIO | None = None
+        self._descriptor: int | None = None
         self._name: str | None = None
+        self._failed = False
+        self._batch: list[bytes] = []
+        self._batch_size = 0
+        self._written = 0
+        self._write_back_from = 0
+        self._write_back_to = 0
 
     def __enter__(self) -> Self:
         # Owner-only, like everything else in the data directory: blobs are encrypted,
         # but their sizes and number are still nobody else's business.
-        descriptor = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._file = os.fdopen(descriptor, "wb")
+        self._descriptor = os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         return self
 
-    def write(self, data: bytes, /) -> int:
-        if self._file is None or self._name is not None:
+    def _require_open(self) -> int:
+        if self._descriptor is None or self._name is not None or self._failed:
             raise BlobStoreError("This blob is not open for writing.")
+        return self._descriptor
+
+    def write(self, data: bytes, /) -> int:
+        self._require_open()
+        # Kept until its batch is written: a mutable buffer could change before then.
+        data = data if type(data) is bytes else bytes(data)
         self._hash.update(data)
-        return self._file.write(data)
+        self._batch.append(data)
+        self._batch_size += len(data)
+        if self._batch_size >= WRITE_BATCH or len(self._batch) >= _MAX_PARTS:
+            self._write_batch()
+        return len(data)
+
+    def _write_batch(self) -> int:
+        """Writes the batch; starts write-back every :data:`WRITE_BACK_STEP`."""
+        descriptor = self._require_open()
+        try:
+            self._written += _write_all(descriptor, self._batch)
+        except BaseException:
+            self._failed = True  # some bytes are hashed but not written: discard only
+            raise
+        self._batch = []
+        self._batch_size = 0
+        if self._written - self._write_back_to >= WRITE_BACK_STEP:
+            # Pages still being written back when a range is first passed stay in the
+            # cache; passing each range twice drops them on the next call.
+            _drop_cached(descriptor, self._write_back_from, self._written)
+            self._write_back_from = self._write_back_to
+            self._write_back_to = self._written
+        return descriptor
 
     def commit(self) -> str:
-        if self._file is None or self._name is not None:
-            raise BlobStoreError("This blob is not open for writing.")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        descriptor = self._write_batch()
+        self._failed = True  # one attempt: should the rest fail, the blob is discarded
+        os.fsync(descriptor)
+        _drop_cached(descriptor, 0, self._written)
+        self._descriptor = None
+        os.close(descriptor)
         name = f"sha256/{self._hash.hexdigest()}"
         final = self._store.path_of(name)
         self._store.make_directories(final.parent)
@@ -132,8 +205,9 @@ class _LocalWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.close()
+        if self._descriptor is not None:
+            os.close(self._descriptor)
+            self._descriptor = None
         if self._name is None:
             self._temporary.unlink(missing_ok=True)
 
