@@ -6,6 +6,7 @@ approvals and downloads by random people."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -318,6 +319,7 @@ class DeletionProcess(RuleBasedStateMachine):
         self.requests: dict[int, tuple[str, str]] = {}  # id → (item, requester)
         self.approved: set[int] = set()
         self.count = 0
+        self.run = uuid.uuid4().hex  # unlike id(self), never reused by a later example
 
     items_made = Bundle("items")
     requests_made = Bundle("requests")
@@ -329,8 +331,8 @@ class DeletionProcess(RuleBasedStateMachine):
     @rule(target=items_made)
     def add_item(self) -> str:
         self.count += 1
-        data = f"{id(self)} item {self.count}".encode()
-        path = write(self.workdir / f"{id(self)}-{self.count}.txt", data)
+        data = f"{self.run} item {self.count}".encode()
+        path = write(self.workdir / f"{self.run}-{self.count}.txt", data)
         added = add_file(self.node, local_operator(), path)
         self.items[added.item_id] = data
         return added.item_id

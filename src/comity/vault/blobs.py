@@ -223,9 +223,14 @@ class LocalBlobStore:
 
     def make_directories(self, directory: Path) -> None:
         """``directory`` and any missing parent below the root, each owner-only."""
-        for level in reversed([directory, *directory.parents]):
-            if level.is_relative_to(self.root) and level != self.root:
-                level.mkdir(exist_ok=True, mode=0o700)
+        if directory.is_dir():
+            return
+        if not directory.is_relative_to(self.root):
+            raise BlobStoreError(f"The directory {directory} would lie outside the store.")
+        level = self.root
+        for part in directory.relative_to(self.root).parts:
+            level /= part
+            level.mkdir(exist_ok=True, mode=0o700)
 
     def temporary_path(self) -> Path:
         return self.root / "tmp" / f"{secrets.token_hex(16)}.part"
