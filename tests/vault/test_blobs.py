@@ -208,3 +208,14 @@ def test_a_write_that_fails_is_raised_and_nothing_is_kept(
             writer.commit()
     assert not any((tmp_path / "vault" / "tmp").iterdir())
     assert not any((tmp_path / "vault").glob("sha256/**/*"))
+
+
+def test_directories_are_made_owner_only_and_only_inside_the_store(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "vault")
+    deep = store.root / "sha256" / "ab" / "cd"
+    store.make_directories(deep)
+    store.make_directories(deep)  # already there: nothing to do
+    assert [(level.stat().st_mode & 0o777) for level in (deep, deep.parent)] == [0o700] * 2
+    with pytest.raises(BlobStoreError, match="outside the store"):
+        store.make_directories(tmp_path / "elsewhere" / "ab")
+    assert not (tmp_path / "elsewhere").exists()

@@ -222,25 +222,35 @@ class LocalBlobStore:
         self.make_directories(self.root / "tmp")
 
     def make_directories(self, directory: Path) -> None:
-        """``directory`` and any missing parent below the root, each owner-only."""
-        if directory.is_dir():
-            return
+        """``directory`` and any missing parent below the root, each owner-only (one
+        ``mkdir`` when only the last level is missing, the usual case)."""
         if not directory.is_relative_to(self.root):
             raise BlobStoreError(f"The directory {directory} would lie outside the store.")
-        level = self.root
-        for part in directory.relative_to(self.root).parts:
-            level /= part
-            level.mkdir(exist_ok=True, mode=0o700)
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            self.make_directories(directory.parent)
+            directory.mkdir(mode=0o700, exist_ok=True)
 
     def temporary_path(self) -> Path:
         return self.root / "tmp" / f"{secrets.token_hex(16)}.part"
 
     def path_of(self, name: str) -> Path:
         digest = check_name(name).removeprefix("sha256/")
-        path = (self.root / "sha256" / digest[:2] / digest[2:4] / digest).resolve()
-        if not path.is_relative_to(self.root):
-            raise BlobStoreError(f"The blob {name} would lie outside the store.")
-        return path
+        shards = os.path.join(self.root, "sha256")
+        first = os.path.join(shards, digest[:2])
+        second = os.path.join(first, digest[2:4])
+        path = os.path.join(second, digest)
+        # The root is resolved and the name checked: only a symbolic link below the root
+        # could lead elsewhere, so the whole path is resolved only if there is one.
+        if any(map(os.path.islink, (shards, first, second, path))):
+            real = Path(path).resolve()
+            if not real.is_relative_to(self.root):
+                raise BlobStoreError(f"The blob {name} would lie outside the store.")
+            return real
+        return Path(path)
 
     def writer(self) -> BlobWriter:
         return _LocalWriter(self)

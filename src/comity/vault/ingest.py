@@ -31,9 +31,12 @@ whenever the process is stopped (even by ``SIGKILL``):
 1 to 3 for each file, then step 4 for all its files in one query and one unit of work
 and one commit for every batch (at most
 :data:`BATCH_FILES` files or :data:`BATCH_SECONDS` of work), so that a folder of small
-files does not pay a durable commit for each. Every blob of a batch is durable before its
-commit, as in step 2; a process killed before the commit leaves none of the batch
-visible, and re-running the command adds it again.
+files does not pay a durable commit for each. Steps 2 and 3 of the next few small files
+run on helper threads while a file waits on the disk (:mod:`comity.vault.ahead`); the
+results still come in the order of the files, and the blobs of files prepared ahead of a
+refused one are removed. Every blob of a batch is durable before its commit, as in step
+2; a process killed before the commit leaves none of the batch visible, and re-running
+the command adds it again.
 
 Bytes held by an item deleted under a legal process (:mod:`comity.vault.deletion`) are
 refused: the tombstone keeps their SHA-256, and they are not taken in again.
@@ -46,9 +49,10 @@ stays in the node's database: nothing of it goes on the ledger.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +63,7 @@ from sqlalchemy.orm import Session
 from comity.errors import ComityError, ValidationError
 from comity.identity.permissions import Actor, Permission
 from comity.node import Node
+from comity.vault import ahead
 from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age import encrypt_with_file_key, generate_file_key
 from comity.vault.blobs import BlobStore
@@ -67,13 +72,14 @@ from comity.vault.inputs import Acquisition, Progress, Reading, changed_since, o
 from comity.vault.keyring import KeyManager
 from comity.vault.media import sniff
 from comity.vault.metadata import extract_stream
-from comity.vault.models import VaultItem, VaultMetadata, new_item_id
-from comity.vault.perceptual import NEAR_DUPLICATE_DISTANCE, hamming
+from comity.vault.models import VaultItem, new_item_id
+from comity.vault.near import NearDuplicates
 from comity.vault.recording import Lineage, Prepared, record_items
 from comity.vault.timestamps import ItemStamp, ItemStampFailure, stamp_new_item
 
 BATCH_FILES = 256
 BATCH_SECONDS = 1.0
+AHEAD_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,46 +97,6 @@ class AddResult:
     created: bool
     near_duplicates: tuple[str, ...] = ()
     timestamp: ItemStamp | ItemStampFailure | None = None
-
-
-class _NearDuplicates:
-    """The perceptual hashes of the items held, read once per run (only when a file has
-    one) and grown with each file taken in, so that a folder of photos is not compared
-    with the whole vault by one query per photo."""
-
-    def __init__(self, node: Node) -> None:
-        self._node = node
-        self._known: list[tuple[str, str]] | None = None
-
-    def _held(self) -> list[tuple[str, str]]:
-        if self._known is None:
-            with self._node.uow() as uow:
-                rows = uow.session.execute(
-                    select(VaultMetadata.item_id, VaultMetadata.perceptual_hash).where(
-                        VaultMetadata.perceptual_hash.is_not(None)
-                    )
-                ).all()
-            self._known = [(item_id, other) for item_id, other in rows if other is not None]
-        return self._known
-
-    def of(self, item_id: str, perceptual_hash: str | None) -> list[dict[str, str | int]]:
-        """The items within :data:`NEAR_DUPLICATE_DISTANCE` bits of ``perceptual_hash``,
-        closest first; ``item_id`` is then known too."""
-        if perceptual_hash is None:
-            return []
-        known = self._held()
-        close = sorted(
-            (distance, other_id)
-            for other_id, other in known
-            if (distance := hamming(perceptual_hash, other)) <= NEAR_DUPLICATE_DISTANCE
-        )
-        known.append((item_id, perceptual_hash))
-        return [{"item_id": other_id, "distance": distance} for distance, other_id in close]
-
-    def forget(self, item_ids: set[str]) -> None:
-        """Files that turned out to be held already: no item of theirs will exist."""
-        if self._known is not None and item_ids:
-            self._known[:] = [entry for entry in self._known if entry[0] not in item_ids]
 
 
 def _held(node: Node, store: BlobStore, sha256: str, blob_name: str) -> VaultItem | None:
@@ -152,10 +118,9 @@ def _prepare(
     details: dict[str, str],
     *,
     progress: Progress | None,
-    near: _NearDuplicates,
 ) -> Prepared:
-    """Steps 2 and 3 for one file: its durable blob and its metadata (step 4 is the
-    caller's: a batch checks all its files at once)."""
+    """Steps 2 and 3 for one file: its durable blob and its metadata (its near-duplicates
+    and step 4 are the caller's: a batch checks all its files at once)."""
     stream, expected_size = open_input(path)
     opened = os.fstat(stream.fileno())
     file_key = generate_file_key()
@@ -190,7 +155,7 @@ def _prepare(
         blob_size=encrypted.encrypted_size,
         media_type=media_type,
         metadata=metadata,
-        near=near.of(item_id, metadata.perceptual_hash),
+        near=[],
     )
 
 
@@ -252,9 +217,8 @@ def add_file(
     require_recorded(node, actor, Permission.EVIDENCE_ADD, "evidence.add")
     details = (acquisition or Acquisition()).given()
     store = blob_store(node)
-    prepared = _prepare(
-        store, key_manager(node), path, details, progress=progress, near=_NearDuplicates(node)
-    )
+    prepared = _prepare(store, key_manager(node), path, details, progress=progress)
+    NearDuplicates(node).find(prepared)
     existing = _held(node, store, prepared.sha256, prepared.blob_name)
     if existing is not None:
         return _already_held(existing)
@@ -269,7 +233,7 @@ class _Batch:
     """Files prepared and not yet committed, in the order they were given."""
 
     def __init__(
-        self, node: Node, actor: Actor, store: BlobStore, near: _NearDuplicates, *, timestamp: bool
+        self, node: Node, actor: Actor, store: BlobStore, near: NearDuplicates, *, timestamp: bool
     ) -> None:
         self._node = node
         self._actor = actor
@@ -374,7 +338,7 @@ def add_files(
     *,
     progress: Progress | None = None,
     timestamp: bool = True,
-) -> Iterator[AddResult]:
+) -> Generator[AddResult, None, None]:
     """:func:`add_file` for each of ``paths``, committed in batches (see the module
     docstring); the results come in the order of ``paths``, each batch's once it is
     committed. A file that is refused stops the run, after the files before it are
@@ -383,18 +347,36 @@ def add_files(
     details = (acquisition or Acquisition()).given()
     store = blob_store(node)
     keys = key_manager(node)
-    near = _NearDuplicates(node)
+    near = NearDuplicates(node)
     batch = _Batch(node, actor, store, near, timestamp=timestamp)
-    for path in paths:
-        try:
-            entry = _prepare(store, keys, path, details, progress=progress, near=near)
-        except BaseException:
-            yield from _committed(batch)
-            raise
-        batch.add(entry)
-        if batch.full:
-            yield from _committed(batch)
+    prepared = ahead.in_order(
+        paths,
+        lambda path: _prepare(store, keys, path, details, progress=progress),
+        ahead=_small,
+        discard=lambda entry: store.delete(entry.blob_name),
+    )
+    with contextlib.closing(prepared):
+        while True:
+            try:
+                entry = next(prepared, None)
+            except BaseException:
+                yield from _committed(batch)
+                raise
+            if entry is None:
+                break
+            near.find(entry)
+            batch.add(entry)
+            if batch.full:
+                yield from _committed(batch)
     yield from _committed(batch)
+
+
+def _small(path: Path) -> bool:
+    """Whether a file is small enough to be prepared ahead of its turn."""
+    try:
+        return path.stat().st_size <= AHEAD_MAX_BYTES
+    except OSError:
+        return False  # its turn will say what is wrong with it
 
 
 def _committed(batch: _Batch) -> Iterator[AddResult]:

@@ -52,11 +52,15 @@ class NodeKeyManager:
 
     def __init__(self, keys: KeyStore) -> None:
         self._keys = keys
+        self._recipient: X25519Recipient | None = None
 
     def recipient(self) -> X25519Recipient:
-        """The node's ``age1…`` recipient: what blobs are encrypted to."""
-        public = self._keys.encryption_key().public_key().public_bytes_raw()
-        return X25519Recipient(public)
+        """The node's ``age1…`` recipient: what blobs are encrypted to (read from the key
+        store once for the life of this key manager, which a folder's ingest shares)."""
+        if self._recipient is None:
+            public = self._keys.encryption_key().public_key().public_bytes_raw()
+            self._recipient = X25519Recipient(public)
+        return self._recipient
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
         return self.recipient().wrap(file_key)
