@@ -33,6 +33,7 @@ from comity.secretbox import token_hash
 from comity.settings import load_settings
 from comity.vault.captures import add_capture
 from comity.vault.deletion import approve_deletion, request_deletion
+from comity.vault.deletion_closing import withdraw_deletion
 from comity.vault.derive import add_derived
 from comity.vault.ingest import add_file
 from comity.vault.inputs import Acquisition
@@ -125,6 +126,8 @@ def fill(node: Node, tmp_path: Path) -> None:
     copy = add_derived(
         node, cli_actor("tester"), added.item_id, tmp_path / "evidence-redacted.txt", "redact"
     )
+    mistaken = request_deletion(node, cli_actor("tester"), copy.item_id, "Wrong item", "2027/0")
+    withdraw_deletion(node, cli_actor("tester"), mistaken.id, "The order names another file")
     deletion = request_deletion(node, cli_actor("tester"), copy.item_id, "Court order", "2027/1")
     approve_deletion(node, cli_actor("other"), deletion.id)
     with running_authority(tmp_path / "tsa") as authority:

@@ -541,6 +541,8 @@ def test_the_command_tree_is_complete() -> None:
         "evidence deletion request",
         "evidence deletion approve",
         "evidence deletion list",
+        "evidence deletion withdraw",
+        "evidence deletion reject",
         "package",
         "package verify",
     }

@@ -164,3 +164,64 @@ def test_bad_requests_are_one_line_and_change_nothing(
         "There are no deletion requests."
         in ok(as_operator("amira", "evidence", "deletion", "list")).stdout
     )
+
+
+def test_a_request_withdrawn_or_rejected_at_the_command_line(
+    node: Node, as_operator: As, item: str
+) -> None:
+    number = _request(as_operator, item)
+    refused(
+        as_operator("jonas", "evidence", "deletion", "withdraw", str(number), "--reason", "x"),
+        1,
+        "only they can withdraw it; you can reject it",
+    )
+    withdrawn = ok(
+        as_operator(
+            "amira", "evidence", "deletion", "withdraw", str(number), "--reason", "Wrong item"
+        )
+    )
+    assert f"Request #{number} is withdrawn; recorded as ledger entry" in flat(withdrawn.stdout)
+    again = as_json(
+        as_operator(
+            "amira", "evidence", "deletion", "withdraw", str(number), "--reason", "x", "--json"
+        )
+    )
+    assert (again["status"], again["already"], again["closed_by"]) == (
+        "withdrawn",
+        True,
+        "cli:amira",
+    )
+    refused(
+        as_operator("jonas", "evidence", "deletion", "approve", str(number), "--yes"),
+        1,
+        f"#{number} was withdrawn by cli:amira",
+    )
+
+    second = _request(as_operator, item)
+    refused(
+        as_operator("jonas", "evidence", "deletion", "reject", str(second), "--reason", " "),
+        2,
+        "Give the reason",
+    )
+    rejected = as_json(
+        as_operator(
+            "jonas",
+            "evidence",
+            "deletion",
+            "reject",
+            str(second),
+            "--reason",
+            "Set aside",
+            "--json",
+        )
+    )
+    assert (rejected["status"], rejected["already"]) == ("rejected", False)
+    listed = as_json(as_operator("jonas", "evidence", "deletion", "list", "--json"))
+    assert [(r["status"], r["closed_by"], r["reason"]) for r in listed] == [
+        ("withdrawn", "cli:amira", "Wrong item"),
+        ("rejected", "cli:jonas", "Set aside"),
+    ]
+    table = flat(ok(as_operator("jonas", "evidence", "deletion", "list")).stdout)
+    assert "withdrawn" in table
+    assert "rejected" in table
+    assert ledger_ok(node)

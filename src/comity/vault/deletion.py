@@ -17,6 +17,10 @@ Originals are write-once; the only way an item's content leaves the vault is thi
    A process stopped between the two leaves a blob no readable item names: approving
    the same request again removes it (and changes nothing else).
 
+Instead of approval, an open request can be withdrawn by its requester or rejected by
+another person (:mod:`comity.vault.deletion_closing`); a closed request can no longer be
+approved, and the item can be the subject of a new request.
+
 Who a person is: a user id, or for the command line the operator's label
 (``cli:<login name>``) — so two people at the command line are two login names. The
 item, its metadata and its custody chain stay (append-only); only the blob goes.
@@ -28,7 +32,6 @@ of blobs (download, check, export, derive, ingest) asks before touching one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -40,7 +43,14 @@ from comity.identity.permissions import Actor, Permission
 from comity.ledger.events import record_event
 from comity.node import Node
 from comity.vault.access import blob_store, check_text, require_recorded
-from comity.vault.models import VaultCustody, VaultDeletionRequest, VaultItem, VaultTombstone
+from comity.vault.deletion_requests import DeletionRequest, find_request, refuse_closed
+from comity.vault.models import (
+    VaultCustody,
+    VaultDeletionClosure,
+    VaultDeletionRequest,
+    VaultItem,
+    VaultTombstone,
+)
 
 MAX_GROUNDS_LENGTH = 2000
 MAX_REFERENCE_LENGTH = 200
@@ -62,19 +72,6 @@ class Tombstone:
     ledger_index: int
     reference: str | None = None
     grounds: str | None = None
-
-
-@dataclass(frozen=True)
-class DeletionRequest:
-    """A request with its item, and its tombstone once approved (``None`` while open)."""
-
-    request: VaultDeletionRequest
-    item: VaultItem
-    tombstone: VaultTombstone | None
-
-    @property
-    def open(self) -> bool:
-        return self.tombstone is None
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,12 @@ def _open_request(session: Session, item_id: str) -> VaultDeletionRequest | None
     return session.scalars(
         select(VaultDeletionRequest)
         .outerjoin(VaultTombstone, VaultTombstone.request_id == VaultDeletionRequest.id)
-        .where(VaultDeletionRequest.item_id == item_id, VaultTombstone.item_id.is_(None))
+        .outerjoin(VaultDeletionClosure, VaultDeletionClosure.request_id == VaultDeletionRequest.id)
+        .where(
+            VaultDeletionRequest.item_id == item_id,
+            VaultTombstone.item_id.is_(None),
+            VaultDeletionClosure.request_id.is_(None),
+        )
     ).first()
 
 
@@ -172,8 +174,8 @@ def _refuse_state(session: Session, item: VaultItem) -> None:
     pending = _open_request(session, item.id)
     if pending is not None:
         raise Conflict(
-            f"Item {item.id} already has an open deletion request, #{pending.id}; approve "
-            "it rather than making another.",
+            f"Item {item.id} already has an open deletion request, #{pending.id}; approve, "
+            "reject or withdraw it rather than making another.",
             fields={"item": "requested"},
         )
 
@@ -239,38 +241,6 @@ def request_deletion(
     return request
 
 
-def _request(node: Node, request_id: int) -> DeletionRequest:
-    with node.uow() as uow:
-        found = uow.session.execute(
-            select(VaultDeletionRequest, VaultItem, VaultTombstone)
-            .join(VaultItem, VaultItem.id == VaultDeletionRequest.item_id)
-            .outerjoin(VaultTombstone, VaultTombstone.request_id == VaultDeletionRequest.id)
-            .where(VaultDeletionRequest.id == request_id)
-        ).first()
-    if found is None:
-        raise NotFound(f"No deletion request has the number {request_id}.")
-    return DeletionRequest(*found)
-
-
-def get_deletion_request(node: Node, actor: Actor, request_id: int) -> DeletionRequest:
-    """One request with its item and, once approved, its tombstone."""
-    require_recorded(node, actor, Permission.EVIDENCE_DELETE, "evidence.deletion_show")
-    return _request(node, request_id)
-
-
-def list_deletion_requests(node: Node, actor: Actor) -> Sequence[DeletionRequest]:
-    """Every deletion request, open and decided, oldest first."""
-    require_recorded(node, actor, Permission.EVIDENCE_DELETE, "evidence.deletion_list")
-    with node.uow() as uow:
-        rows = uow.session.execute(
-            select(VaultDeletionRequest, VaultItem, VaultTombstone)
-            .join(VaultItem, VaultItem.id == VaultDeletionRequest.item_id)
-            .outerjoin(VaultTombstone, VaultTombstone.request_id == VaultDeletionRequest.id)
-            .order_by(VaultDeletionRequest.id)
-        ).all()
-    return [DeletionRequest(request, item, done) for request, item, done in rows]
-
-
 def _finish(node: Node, actor: Actor, found: DeletionRequest, done: VaultTombstone) -> Approved:
     """An approved request: remove its blob if a stopped approval left it behind."""
     store = blob_store(node)
@@ -328,9 +298,11 @@ def approve_deletion(node: Node, actor: Actor, request_id: int) -> Approved:
     tombstone, then remove the blob (see the module docstring). Approving a request
     already approved only removes a blob left behind."""
     require_recorded(node, actor, Permission.EVIDENCE_DELETE, "evidence.deletion_approve")
-    found = _request(node, request_id)
+    with node.uow() as uow:
+        found = find_request(uow.session, request_id)
     if found.tombstone is not None:
         return _finish(node, actor, found, found.tombstone)
+    refuse_closed(found, "it cannot be approved")
     item = found.item
     if person(actor) == found.request.requested_by:
         record_refusal(
@@ -356,8 +328,9 @@ def approve_deletion(node: Node, actor: Actor, request_id: int) -> Approved:
             digests={"sha256": item.sha256, "blob_sha256": item.blob_name.removeprefix("sha256/")},
             data={"request": request_id, "request_index": found.request.ledger_index},
         )
-        # Under the ledger's lock, which every change to an item takes: an approval
-        # committed since the request was read is seen here.
+        # Under the ledger's lock, which every change to an item takes: an approval,
+        # withdrawal or rejection committed since the request was read is seen here.
+        refuse_closed(find_request(session, request_id), "it cannot be approved")
         earlier = session.get(VaultTombstone, item.id)
         if earlier is None:
             done = _record_tombstone(session, actor, item, request_id, event.index)

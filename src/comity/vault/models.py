@@ -134,6 +134,22 @@ class VaultDeletionRequest(Base):
     ledger_index: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.idx"))
 
 
+class VaultDeletionClosure(Base):
+    """A deletion request closed without deleting: ``withdrawn`` by its requester or
+    ``rejected`` by another person, with the reason, by whom and when."""
+
+    __tablename__ = "vault_deletion_closures"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("vault_deletion_requests.id"), primary_key=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    closed_by: Mapped[str] = mapped_column(String(100))
+    closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_entries.idx"))
+
+
 class VaultTombstone(Base):
     """What is left of an item deleted under a legal process: its hashes and the request
     that was approved (by someone other than the requester)."""

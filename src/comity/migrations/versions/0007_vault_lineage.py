@@ -1,6 +1,7 @@
 """The vault's lineage and process tables: derived copies, item groups (web captures),
-legal deletion requests and tombstones, RFC 3161 tokens over items, all append-only; and
-the mutable state of resumable web uploads.
+legal deletion requests with their closures (withdrawn or rejected) and tombstones,
+RFC 3161 tokens over items, all append-only; and the mutable state of resumable web
+uploads.
 
 Revision ID: 0007
 Revises: 0006
@@ -25,6 +26,7 @@ APPEND_ONLY = (
     "vault_groups",
     "vault_group_members",
     "vault_deletion_requests",
+    "vault_deletion_closures",
     "vault_tombstones",
     "vault_item_timestamps",
 )
@@ -74,6 +76,26 @@ def upgrade() -> None:
             batch_op.f("ix_vault_deletion_requests_item_id"), ["item_id"], unique=False
         )
 
+    op.create_table(
+        "vault_deletion_closures",
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("closed_by", sa.String(length=100), nullable=False),
+        sa.Column("closed_at", UTCDateTime(), nullable=False),
+        sa.Column("ledger_index", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["ledger_index"],
+            ["ledger_entries.idx"],
+            name=op.f("fk_vault_deletion_closures_ledger_index_ledger_entries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["vault_deletion_requests.id"],
+            name=op.f("fk_vault_deletion_closures_request_id_vault_deletion_requests"),
+        ),
+        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_vault_deletion_closures")),
+    )
     op.create_table(
         "vault_derivations",
         sa.Column("item_id", sa.String(length=36), nullable=False),
@@ -214,5 +236,6 @@ def downgrade() -> None:
     with op.batch_alter_table("vault_deletion_requests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vault_deletion_requests_item_id"))
 
+    op.drop_table("vault_deletion_closures")
     op.drop_table("vault_deletion_requests")
     op.drop_table("vault_groups")
