@@ -532,6 +532,7 @@ def test_the_command_tree_is_complete() -> None:
         "evidence show",
         "evidence get",
         "evidence export",
+        "evidence check",
         "evidence capture",
         "evidence timestamp",
         "evidence derive",

@@ -19,13 +19,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import cannot_run
+from comity.node import Node
+from comity.settings import Settings, load_settings
+from comity.vault.blobs_s3 import S3BlobStore
+from conftest import TEST_SECRET, cannot_run
 
 SMALL_PART = 64 * 1024
 STARTUP_SECONDS = 30
@@ -136,3 +140,34 @@ def s3_credentials_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def connect(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:
+    """A store built as the node builds it."""
+    return S3BlobStore.connect(bucket, prefix, endpoint_url=server.endpoint, region="us-east-1")
+
+
+def new_bucket(server: S3Server) -> str:
+    name = f"comity-test-{uuid.uuid4().hex[:12]}"
+    connect(server, name).client.create_bucket(Bucket=name)
+    return name
+
+
+def s3_settings(node: Node, server: S3Server, bucket: str) -> Settings:
+    return load_settings(
+        home=node.settings.home,
+        database_url=node.settings.database_url,
+        secret_key=TEST_SECRET,
+        blob_store=f"s3://{bucket}/node-a",
+        s3_endpoint_url=server.endpoint,
+        s3_region="us-east-1",
+    )
+
+
+@pytest.fixture(name="s3_node")
+def s3_node_fixture(node: Node, s3_server: S3Server) -> Iterator[Node]:
+    """The test's node, opened again with its blobs in a bucket of the S3 server."""
+    opened = Node.open(s3_settings(node, s3_server, new_bucket(s3_server)))
+    yield opened
+    opened.close()
+    s3_server.reset()

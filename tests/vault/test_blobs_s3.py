@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tracemalloc
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +15,22 @@ import pytest
 from cli.test_cli import as_json, cli_env, flat, invoke, ok, refused
 from comity.errors import ConfigurationError, NotFound
 from comity.node import Node, local_operator
-from comity.settings import S3Location, Settings, load_settings
+from comity.settings import S3Location, load_settings
 from comity.vault.access import blob_store
 from comity.vault.blobs import BlobStoreError
 from comity.vault.blobs_s3 import PART_SIZE, S3BlobStore
 from comity.vault.ingest import add_file
 from comity.vault.items import Damage, check_item, download, get_item
-from conftest import TEST_SECRET
 from vault.s3server import (  # noqa: F401 - the fixtures are used by name
     SMALL_PART,
     S3Server,
+    connect,
+    new_bucket,
     s3_credentials_fixture,
+    s3_node_fixture,
     s3_server_fixture,
     s3_server_small_parts_fixture,
+    s3_settings,
     unused_port,
 )
 from vault.vaulting import blob_files, ledger_ok
@@ -36,17 +38,6 @@ from vault.vaulting import blob_files, ledger_ok
 pytestmark = pytest.mark.usefixtures("s3_credentials")
 
 PREFIX = "org/evidence"
-
-
-def connect(server: S3Server, bucket: str, prefix: str = "") -> S3BlobStore:
-    """A store built as the node builds it."""
-    return S3BlobStore.connect(bucket, prefix, endpoint_url=server.endpoint, region="us-east-1")
-
-
-def new_bucket(server: S3Server) -> str:
-    name = f"comity-test-{uuid.uuid4().hex[:12]}"
-    connect(server, name).client.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture
@@ -362,26 +353,6 @@ def test_blobs_are_kept_in_one_place(tmp_path: Path) -> None:
 
 
 # --- the vault on S3 ---------------------------------------------------------------------
-
-
-def s3_settings(node: Node, server: S3Server, bucket: str) -> Settings:
-    return load_settings(
-        home=node.settings.home,
-        database_url=node.settings.database_url,
-        secret_key=TEST_SECRET,
-        blob_store=f"s3://{bucket}/node-a",
-        s3_endpoint_url=server.endpoint,
-        s3_region="us-east-1",
-    )
-
-
-@pytest.fixture
-def s3_node(node: Node, s3_server: S3Server) -> Iterator[Node]:
-    """The test's node, opened again with its blobs in a bucket of the S3 server."""
-    opened = Node.open(s3_settings(node, s3_server, new_bucket(s3_server)))
-    yield opened
-    opened.close()
-    s3_server.reset()
 
 
 def test_the_vault_keeps_checks_and_gives_back_evidence_in_s3(

@@ -1,7 +1,8 @@
 """``comity evidence``: the evidence vault — add files (encrypted, hashed, recorded on the
 ledger), list what is held, show an item with its custody chain and integrity, and get
 an original back. The group's other commands live in modules of their own, registered
-here: ``export`` (:mod:`comity.cli.evidence_export`), ``capture``, ``group`` and
+here: ``export`` (:mod:`comity.cli.evidence_export`), ``check``
+(:mod:`comity.cli.evidence_check`), ``capture``, ``group`` and
 ``timestamp`` (:mod:`comity.cli.evidence_capture`), ``derive``
 (:mod:`comity.cli.evidence_lineage`) and ``deletion`` (:mod:`comity.cli.evidence_deletion`).
 
@@ -19,7 +20,13 @@ from typing import Annotated, Any
 
 import typer
 
-from comity.cli import evidence_capture, evidence_deletion, evidence_export, evidence_lineage
+from comity.cli import (
+    evidence_capture,
+    evidence_check,
+    evidence_deletion,
+    evidence_export,
+    evidence_lineage,
+)
 from comity.cli.common import (
     JsonOutput,
     bytes_bar,
@@ -323,6 +330,7 @@ def get(
 
 
 app.command()(evidence_export.export)
+app.command()(evidence_check.check)
 app.command()(evidence_capture.capture)
 app.add_typer(evidence_capture.group_app, name="group")
 app.command()(evidence_capture.timestamp)

@@ -17,17 +17,22 @@ the ciphertext. (Age encryption calls ``write`` from a helper thread, so all of 
 overlaps with reading and hashing the plaintext: see :mod:`comity.vault.age_stream`.)
 
 Other stores (S3-compatible object storage) implement the same :class:`BlobStore`
-protocol.
+protocol. Each store also lists everything it holds (:meth:`BlobStore.inventory`), so
+that a check of the whole vault can find what no item names: blobs of ingests that were
+stopped before their item was committed, temporary files of killed writers, and files
+that should not be there at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import re
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol, Self
@@ -35,6 +40,7 @@ from typing import BinaryIO, Protocol, Self
 from comity.errors import ComityError, NotFound
 
 BLOB_NAME = re.compile(r"sha256/[0-9a-f]{64}")
+_TEMPORARY = re.compile(r"tmp/[0-9a-f]{32}\.part")
 READ_CHUNK = 1024 * 1024
 WRITE_BATCH = 1024 * 1024
 """Bytes a local writer collects before it writes them to the file."""
@@ -79,6 +85,20 @@ class BlobWriter(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One file or object a blob store holds, as :meth:`BlobStore.inventory` lists it:
+    a finished blob (``name`` set), a temporary one (``temporary``), or a stray that the
+    store never writes (neither)."""
+
+    key: str
+    """Its place in the store: a path below the root, or an object key."""
+    name: str | None
+    size: int
+    modified: dt.datetime
+    temporary: bool
+
+
 class BlobStore(Protocol):
     def writer(self) -> BlobWriter:
         """A new blob to write (see :class:`BlobWriter`)."""
@@ -97,7 +117,16 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, name: str) -> None:
-        """Remove a blob for good (only legal deletion does this)."""
+        """Remove a blob for good (only legal deletion does this, and the removal of a
+        blob no item names)."""
+        ...
+
+    def inventory(self) -> Iterator[Stored]:
+        """Everything the store holds, in no particular order."""
+        ...
+
+    def discard(self, key: str) -> None:
+        """Remove the temporary blob at ``key`` (as :meth:`inventory` gives it)."""
         ...
 
 
@@ -284,3 +313,30 @@ class LocalBlobStore:
         path = self.path_of(name)
         path.unlink(missing_ok=True)
         _fsync_directory(path.parent)
+
+    def inventory(self) -> Iterator[Stored]:
+        for directory, _, files in os.walk(self.root):
+            for file in files:
+                path = Path(directory, file)
+                info = path.lstat()
+                key = path.relative_to(self.root).as_posix()
+                parts = key.split("/")
+                name = f"sha256/{file}"
+                finished = (
+                    len(parts) == 4
+                    and parts[0] == "sha256"
+                    and BLOB_NAME.fullmatch(name) is not None
+                    and parts[1:3] == [file[:2], file[2:4]]
+                )
+                yield Stored(
+                    key=key,
+                    name=name if finished else None,
+                    size=info.st_size,
+                    modified=dt.datetime.fromtimestamp(info.st_mtime, dt.UTC),
+                    temporary=len(parts) == 2 and parts[0] == "tmp",
+                )
+
+    def discard(self, key: str) -> None:
+        if not _TEMPORARY.fullmatch(key):
+            raise BlobStoreError(f"{key!r} is not a temporary blob of this store.")
+        (self.root / key).unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import re
 import secrets
 from collections.abc import Iterator
 from types import TracebackType
@@ -40,7 +41,7 @@ import boto3
 from botocore.config import Config
 
 from comity.errors import NotFound
-from comity.vault.blobs import READ_CHUNK, BlobStoreError, BlobWriter, check_name
+from comity.vault.blobs import BLOB_NAME, READ_CHUNK, BlobStoreError, BlobWriter, Stored, check_name
 from comity.vault.blobs_s3_errors import S3Failures
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 # S3 refuses a part smaller than 5 MiB unless it is the last one.
 PART_SIZE = 8 * 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
+_TEMPORARY_PATH = re.compile(r"tmp/[0-9a-f]{32}")
 
 
 class _Body(io.RawIOBase):
@@ -306,4 +308,29 @@ class S3BlobStore:
     def delete(self, name: str) -> None:
         key = self.key_of(name)
         with self.failures(f"delete the blob {name}"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _path(self, key: str) -> str | None:
+        """``key`` below the prefix, or ``None`` if it is not under it."""
+        start = f"{self.prefix}/" if self.prefix else ""
+        return key.removeprefix(start) if key.startswith(start) else None
+
+    def inventory(self) -> Iterator[Stored]:
+        pages = self.client.get_paginator("list_objects_v2")
+        with self.failures("list the blobs"):
+            for page in pages.paginate(Bucket=self.bucket, Prefix=self._key("")):
+                for entry in page.get("Contents", []):
+                    path = self._path(entry["Key"]) or ""
+                    yield Stored(
+                        key=entry["Key"],
+                        name=path if BLOB_NAME.fullmatch(path) else None,
+                        size=entry["Size"],
+                        modified=entry["LastModified"],
+                        temporary=_TEMPORARY_PATH.fullmatch(path) is not None,
+                    )
+
+    def discard(self, key: str) -> None:
+        if not _TEMPORARY_PATH.fullmatch(self._path(key) or ""):
+            raise BlobStoreError(f"{key!r} is not a temporary blob of this store.")
+        with self.failures(f"delete the temporary object {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)

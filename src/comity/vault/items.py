@@ -39,6 +39,7 @@ from comity.ledger.events import record_event
 from comity.node import Node
 from comity.vault.access import blob_store, key_manager, require_recorded
 from comity.vault.age import EncryptedFile
+from comity.vault.blobs import BlobStore
 from comity.vault.captures import groups_of
 from comity.vault.deletion import Tombstone, refuse_deleted, tombstone
 from comity.vault.derive import children_of, derivation_of
@@ -313,14 +314,12 @@ def download(
     return Downloaded(item.id, target, item.size, item.sha256, index)
 
 
-def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
-    """Re-hash the item's blob and decrypt it to nowhere, naming every damaged part."""
-    require_recorded(node, actor, Permission.EVIDENCE_READ, "evidence.check", item_id)
-    item = _item(node, item_id)
-    store = blob_store(node)
+def inspect_item(
+    node: Node, store: BlobStore, item: VaultItem, gone: Tombstone | None
+) -> list[tuple[Damage, str]]:
+    """What is damaged in ``item`` (deleted, if ``gone``): its blob re-hashed, and
+    decrypted to nowhere against the SHA-256 and size it records."""
     problems: list[tuple[Damage, str]] = []
-    with node.uow() as uow:
-        gone = tombstone(uow.session, item_id, disclose=actor.can(Permission.EVIDENCE_DELETE))
     if gone is not None:
         if store.exists(item.blob_name):
             problems.append(
@@ -359,6 +358,16 @@ def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
                         f"records {item.size} bytes with SHA-256 {item.sha256}.",
                     )
                 )
+    return problems
+
+
+def check_item(node: Node, actor: Actor, item_id: str) -> CheckReport:
+    """Re-hash the item's blob and decrypt it to nowhere, naming every damaged part."""
+    require_recorded(node, actor, Permission.EVIDENCE_READ, "evidence.check", item_id)
+    item = _item(node, item_id)
+    with node.uow() as uow:
+        gone = tombstone(uow.session, item_id, disclose=actor.can(Permission.EVIDENCE_DELETE))
+    problems = inspect_item(node, blob_store(node), item, gone)
     with node.uow() as uow:
         record(
             uow.session,
