@@ -193,3 +193,39 @@ def test_choosing_the_same_file_again_continues_an_earlier_upload(
         item = uow.session.scalars(select(VaultItem).where(VaultItem.sha256 == sha256)).one()
     assert item.size == len(data)
     assert console_errors == []
+
+
+DROP = """([target, names]) => {
+    const transfer = new DataTransfer();
+    for (const name of names) {
+        transfer.items.add(new File([`statement of ${name}`], name, {type: "text/plain"}));
+    }
+    const drop = new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true});
+    document.querySelector(target).dispatchEvent(drop);
+    return [drop.defaultPrevented, document.getElementById("upload-files").files.length];
+}"""
+
+
+def test_files_dropped_on_the_form_are_chosen_and_a_stray_drop_opens_nothing(
+    *,
+    live_url: str,
+    initialised: tuple[Node, InitReport],
+    page: Page,
+    console_errors: list[str],
+) -> None:
+    node, _ = initialised
+    make_user(node, Role.DOCUMENTER, username="amira.haddad")
+    sign_in(page, live_url, "amira.haddad")
+    page.goto(live_url + "/evidence/upload")
+
+    # Dropped beside the form: not opened in place of the page, and not chosen.
+    assert page.evaluate(DROP, ["h1", ["stray.txt"]]) == [True, 0]
+    assert page.evaluate(DROP, ["form[data-upload-form]", ["w-1.txt", "w-2.txt"]]) == [True, 2]
+    expect(page).to_have_url(live_url + "/evidence/upload")
+    page.get_by_role("button", name="Upload").click()
+    statuses = page.locator("li.upload").get_by_role("status")
+    expect(statuses).to_have_text(["Added as a new item:"] * 2, timeout=60_000)
+    with node.uow() as uow:
+        names = sorted(uow.session.scalars(select(VaultItem.original_name)))
+    assert names == ["w-1.txt", "w-2.txt"]
+    assert console_errors == []

@@ -296,6 +296,27 @@
     input.value = "";
   });
 
+  // Files dropped on the form are chosen as if picked in the dialog. A file dropped
+  // anywhere else on the page is ignored: the browser would otherwise open it in place
+  // of this page, and every upload under way with it.
+  window.addEventListener("dragover", function (event) {
+    event.preventDefault();
+    form.classList.toggle("dropping", form.contains(event.target));
+  });
+  window.addEventListener("dragleave", function (event) {
+    if (!event.relatedTarget) {
+      form.classList.remove("dropping");
+    }
+  });
+  window.addEventListener("drop", function (event) {
+    event.preventDefault();
+    form.classList.remove("dropping");
+    var dropped = event.dataTransfer && event.dataTransfer.files;
+    if (form.contains(event.target) && dropped && dropped.length) {
+      form.elements.namedItem("files").files = dropped;
+    }
+  });
+
   document.addEventListener("click", async function (event) {
     var button = event.target.closest("[data-cancel-upload]");
     if (!button) {
