@@ -19,6 +19,7 @@ from sqlalchemy import select
 from comity.identity.permissions import Role
 from comity.node import InitReport, Node
 from comity.settings import Settings, load_settings
+from comity.vault.ingest import add_file
 from comity.vault.inputs import Acquisition
 from comity.vault.models import VaultItem
 from comity.vault.uploads import start_upload, write_chunk
@@ -228,4 +229,37 @@ def test_files_dropped_on_the_form_are_chosen_and_a_stray_drop_opens_nothing(
     with node.uow() as uow:
         names = sorted(uow.session.scalars(select(VaultItem.original_name)))
     assert names == ["w-1.txt", "w-2.txt"]
+    assert console_errors == []
+
+
+def gradient_jpeg(path: Path, shade: int) -> Path:
+    """A smooth picture: changing ``shade`` a little changes its bytes, not its looks."""
+    image = Image.new("RGB", (96, 96))
+    image.putdata([((x * 2 + shade) % 256, y * 2, 120) for y in range(96) for x in range(96)])
+    image.save(path, "JPEG", quality=90)
+    return path
+
+
+def test_an_upload_that_looks_like_an_image_already_held_says_so(
+    *,
+    live_url: str,
+    initialised: tuple[Node, InitReport],
+    page: Page,
+    console_errors: list[str],
+    tmp_path: Path,
+) -> None:
+    node, _ = initialised
+    documenter = make_user(node, Role.DOCUMENTER, username="amira.haddad")
+    held = add_file(node, actor_for(documenter), gradient_jpeg(tmp_path / "held.jpg", 0))
+    sign_in(page, live_url, "amira.haddad")
+    page.goto(live_url + "/evidence/upload")
+    page.get_by_label("Files").set_input_files(gradient_jpeg(tmp_path / "again.jpg", 2))
+    page.get_by_role("button", name="Upload").click()
+
+    row = page.locator("li.upload")
+    expect(row.get_by_role("status")).to_have_text("Added as a new item:", timeout=60_000)
+    expect(row.locator(".upload-near")).to_contain_text("It looks like images already held:")
+    near = row.locator(".upload-near").get_by_role("link")
+    expect(near).to_have_text([held.item_id[:8]])
+    expect(near).to_have_attribute("href", f"/evidence/{held.item_id}")
     assert console_errors == []

@@ -195,15 +195,28 @@
     var added = await call("POST", endpoint + "/" + this.id + "/complete");
     window.localStorage.removeItem(this.key);
     this.done(added.created ? text("added") : text("held"), added.id, added.name);
+    if (added.near_duplicates && added.near_duplicates.length) {
+      var note = document.createElement("span");
+      note.className = "upload-near";
+      note.append(text("near"));
+      added.near_duplicates.forEach(function (other) {
+        note.append(" ", itemLink(other, other.slice(0, 8)));
+      });
+      this.result.append(" ", note);
+    }
   };
+
+  function itemLink(itemId, label) {
+    var link = document.createElement("a");
+    link.href = "/evidence/" + encodeURIComponent(itemId);
+    link.textContent = label;
+    return link;
+  }
 
   Upload.prototype.done = function (label, itemId, name) {
     this.bar.value = this.file.size;
     this.say(label);
-    var link = document.createElement("a");
-    link.href = "/evidence/" + encodeURIComponent(itemId);
-    link.textContent = name;
-    this.result.replaceChildren(link);
+    this.result.replaceChildren(itemLink(itemId, name));
     this.button.remove();
   };
 
