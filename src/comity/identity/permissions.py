@@ -74,8 +74,9 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     ),
     Permission.EVIDENCE_DOWNLOAD: "Decrypt evidence items and get the originals (recorded).",
     Permission.EVIDENCE_DELETE: (
-        "Request and approve the deletion of an evidence item under a legal process (two "
-        "different people; a tombstone with its hashes is kept)."
+        "Request, approve, withdraw or reject the deletion of an evidence item under a "
+        "legal process (two different people; a tombstone with its hashes is kept); remove "
+        "the vault's leftovers that no item names."
     ),
 }
 
