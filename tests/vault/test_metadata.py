@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import struct
 import wave
@@ -27,11 +28,12 @@ from comity.node import Node, local_operator
 from comity.settings import Settings
 from comity.vault import ingest
 from comity.vault.ingest import add_file
-from comity.vault.items import get_item
+from comity.vault.items import Damage, check_item, get_item
 from comity.vault.metadata import Gps, Metadata, extract, extract_stream
 from comity.vault.metadata_view import describe
 from comity.vault.models import VaultMetadata
 from comity.vault.perceptual import hamming
+from comity.vault.vault_check import check_vault
 from vault.vaulting import ledger_entries, ledger_ok, vault_state
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -343,3 +345,28 @@ def test_show_prints_the_metadata_and_its_json(node: Node, run: Run, tmp_path: P
     shown = flat(ok(run("evidence", "show", report.item_id)).stdout)
     assert "PDF title Report on the market strike" in shown
     assert "PDF pages 3" in shown
+
+
+def test_a_metadata_row_changed_past_its_triggers_is_detected_and_named(
+    node: Node, tmp_path: Path
+) -> None:
+    added = add_file(node, local_operator(), photo(tmp_path / "IMG_0412.jpg"))
+    # GPS floats, the capture time and the JSON survive the database: intact as stored.
+    assert check_item(node, local_operator(), added.item_id).ok
+    body = json.loads(next(e.entry for e in ledger_entries(node) if e.kind == "evidence.ingest"))
+    assert "metadata" in body["commitments"]
+
+    # Someone with the database in hand moves the photograph by a few hundred metres.
+    with node.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER vault_metadata_no_update"))
+        else:
+            conn.execute(
+                text("ALTER TABLE vault_metadata DISABLE TRIGGER vault_metadata_no_change")
+            )
+        conn.execute(text("UPDATE vault_metadata SET gps_latitude = -33.869"))
+    report = check_item(node, local_operator(), added.item_id)
+    assert [damage for damage, _ in report.problems] == [Damage.METADATA_CHANGED]
+    index = get_item(node, local_operator(), added.item_id).item.ledger_index
+    assert f"no longer opens the commitment of ledger entry {index}" in report.problems[0][1]
+    assert [r.item_id for r in check_vault(node, local_operator()).damaged] == [added.item_id]

@@ -115,7 +115,7 @@ def test_the_ingest_event_commits_to_names_without_showing_them(node: Node, tmp_
         salt = uow.session.scalars(
             select(LedgerSalt.salt).where(LedgerSalt.idx == item.ledger_index)
         ).one()
-    assert set(body["commitments"]) == {"original_name", "who", "when", "where", "tool"}
+    assert set(body["commitments"]) == {"original_name", "who", "when", "where", "tool", "metadata"}
     assert body["commitments"]["original_name"] == commitment(salt, "original_name", WITNESS_NAME)
     assert body["commitments"]["who"] == commitment(salt, "who", "Leila Haddad")
     assert ledger_ok(node)

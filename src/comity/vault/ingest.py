@@ -44,7 +44,8 @@ refused: the tombstone keeps their SHA-256, and they are not taken in again.
 On the ledger the event carries the plaintext and blob digests, the size and media type;
 the original name and the acquisition details (which can identify a witness or a place)
 go only as salted commitments. The metadata (GPS positions and capture times among it)
-stays in the node's database: nothing of it goes on the ledger.
+stays in the node's database; the ledger gets only a salted commitment to the whole row,
+which the integrity checks use to tell a changed row (:mod:`comity.vault.recording`).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ from comity.vault.models import (
     VaultMetadata,
     VaultTombstone,
 )
+from comity.vault.recording import metadata_problem
 from comity.vault.streams import Writer
 from comity.vault.timestamps import item_tokens
 
@@ -105,6 +106,9 @@ class Damage(StrEnum):
     key cannot open it); the age failure is named."""
     PLAINTEXT_CHANGED = "plaintext_changed"
     """The blob decrypts, but not to the SHA-256 and size the item records."""
+    METADATA_CHANGED = "metadata_changed"
+    """The metadata row no longer opens the commitment of the item's ingest entry (or
+    is missing): it was changed past the database's append-only triggers."""
     DELETED_BLOB_PRESENT = "deleted_blob_present"
     """The item was deleted, but its blob is still in the store (the deletion was
     interrupted after its tombstone was recorded)."""
@@ -318,8 +322,13 @@ def inspect_item(
     node: Node, store: BlobStore, item: VaultItem, gone: Tombstone | None
 ) -> list[tuple[Damage, str]]:
     """What is damaged in ``item`` (deleted, if ``gone``): its blob re-hashed, and
-    decrypted to nowhere against the SHA-256 and size it records."""
+    decrypted to nowhere against the SHA-256 and size it records; its metadata row
+    against the commitment of its ingest entry."""
     problems: list[tuple[Damage, str]] = []
+    with node.uow() as uow:
+        changed = metadata_problem(uow.session, item)
+    if changed is not None:
+        problems.append((Damage.METADATA_CHANGED, changed))
     if gone is not None:
         if store.exists(item.blob_name):
             problems.append(

@@ -1,23 +1,32 @@
 """Step 5 of ingest: the rows an item is recorded with, in the caller's unit of work.
 
 :func:`record_items` adds, for each file already encrypted into a durable blob
-(:class:`Prepared`): the ledger event ``evidence.ingest`` (digests and size in the clear,
-the original name and acquisition details only as salted commitments), the item, its
-metadata row, its first custody row and an audit record — and, for a derived copy, its
-:class:`Lineage`. The caller commits (:mod:`comity.vault.ingest`).
+(:class:`Prepared`): the ledger event ``evidence.ingest`` (digests and size in the clear;
+the original name, the acquisition details and the metadata row only as salted
+commitments), the item, its metadata row, its first custody row and an audit record —
+and, for a derived copy, its :class:`Lineage`. The caller commits
+(:mod:`comity.vault.ingest`).
+
+The commitment named ``metadata`` is to :func:`metadata_text` of the row, so that a
+metadata row changed later — past the database's append-only triggers — no longer opens
+it: :func:`metadata_problem` says so for the integrity checks.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comity.audit.services import record
 from comity.identity.permissions import Actor
-from comity.ledger.events import JsonValue, actor_reference, record_event
+from comity.ledger.events import JsonValue, actor_reference, commitment, record_event
+from comity.ledger.models import LedgerEntry, LedgerSalt
 from comity.vault.metadata import Metadata
 from comity.vault.models import VaultCustody, VaultItem, VaultMetadata
 
@@ -70,6 +79,43 @@ def metadata_row(
     )
 
 
+def metadata_text(row: VaultMetadata) -> str:
+    """The metadata row as the text its ingest entry commits to: every column but the
+    item's id and the time of extraction, as JSON with sorted keys."""
+    captured = row.captured_at
+    return json.dumps(
+        {
+            "extracted": row.extracted,
+            "versions": row.versions,
+            "perceptual_hash": row.perceptual_hash,
+            "gps_latitude": row.gps_latitude,
+            "gps_longitude": row.gps_longitude,
+            "captured_at": None if captured is None else captured.isoformat(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def metadata_problem(session: Session, item: VaultItem) -> str | None:
+    """What is wrong with ``item``'s metadata row, if it no longer opens the commitment
+    of its ingest entry (``None`` too for an item recorded before that commitment)."""
+    entry = session.get(LedgerEntry, item.ledger_index)
+    salt = session.scalar(select(LedgerSalt.salt).where(LedgerSalt.idx == item.ledger_index))
+    committed = None if entry is None else json.loads(entry.entry).get("commitments", {})
+    if not committed or "metadata" not in committed or salt is None:
+        return None
+    row = session.get(VaultMetadata, item.id)
+    where = f"ledger entry {item.ledger_index}"
+    if row is None:
+        return f"The metadata row is missing; {where} commits to one."
+    if not hmac.compare_digest(
+        commitment(salt, "metadata", metadata_text(row)), committed["metadata"]
+    ):
+        return f"The metadata row no longer opens the commitment of {where}: it was changed."
+    return None
+
+
 def event_fields(
     sha256: str, blob_name: str, size: int, media_type: str, derivation: Lineage | None
 ) -> tuple[dict[str, str], dict[str, JsonValue]]:
@@ -90,8 +136,13 @@ def record_items(
     lineage), in ``session``'s unit of work: the ledger events and items first, flushed
     once, then the rows that name the items."""
     indexes: list[int] = []
+    rows: list[VaultMetadata] = []
     for prepared, derivation in items:
-        personal: Mapping[str, str] = {"original_name": prepared.name} | prepared.details
+        row = metadata_row(prepared.item_id, prepared.metadata, prepared.near)
+        rows.append(row)
+        personal: Mapping[str, str] = (
+            {"original_name": prepared.name} | prepared.details | {"metadata": metadata_text(row)}
+        )
         digests, data = event_fields(
             prepared.sha256, prepared.blob_name, prepared.size, prepared.media_type, derivation
         )
@@ -121,8 +172,8 @@ def record_items(
             )
         )
     session.flush()
-    for (prepared, derivation), index in zip(items, indexes, strict=True):
-        session.add(metadata_row(prepared.item_id, prepared.metadata, prepared.near))
+    for (prepared, derivation), index, row in zip(items, indexes, rows, strict=True):
+        session.add(row)
         session.add(
             VaultCustody(
                 item_id=prepared.item_id,
