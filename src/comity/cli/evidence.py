@@ -222,8 +222,7 @@ def _print_check(report: items.CheckReport) -> None:
         field("Check", "intact: the blob hashes to its name and decrypts to the recorded bytes")
         return
     field("Check", f"DAMAGED: {plural(len(report.problems), 'problem')}")
-    for damage, message in report.problems:
-        console.print(f"  {damage.value}: {message}", soft_wrap=True)
+    evidence_check.print_problems(report)
 
 
 @app.command()
@@ -256,12 +255,7 @@ def show(
             "tombstone": evidence_deletion.tombstone_json(view.tombstone),
         }
         if report is not None:
-            data["check"] = {
-                "ok": report.ok,
-                "problems": [
-                    {"part": damage.value, "what": message} for damage, message in report.problems
-                ],
-            }
+            data["check"] = {"ok": report.ok, "problems": evidence_check.problems_json(report)}
         print_json(data)
     else:
         field("Item", item.id)

@@ -21,6 +21,7 @@ from comity.cli.common import (
 )
 from comity.errors import ComityError
 from comity.node import local_operator
+from comity.vault.items import CheckReport
 from comity.vault.vault_check import LEFTOVER_GRACE, Leftover, VaultCheck, check_vault
 
 
@@ -38,27 +39,29 @@ def _leftover_json(leftover: Leftover) -> dict[str, Any]:
         "size": stored.size,
         "modified": iso(stored.modified),
         "removable": leftover.removable,
+        "removed": leftover.removed,
     }
 
 
+def problems_json(report: CheckReport) -> list[dict[str, str]]:
+    """An item's problems for ``--json`` (also ``evidence show --check``)."""
+    return [{"part": damage.value, "what": message} for damage, message in report.problems]
+
+
+def print_problems(report: CheckReport) -> None:
+    """An item's problems, one indented line each (also ``evidence show --check``)."""
+    for damage, message in report.problems:
+        console.print(f"  {damage.value}: {message}", soft_wrap=True)
+
+
 def _report_json(done: VaultCheck) -> dict[str, Any]:
-    removed = {leftover.stored.key for leftover in done.removed}
     return {
         "ok": done.ok,
         "items": done.items,
         "damaged": [
-            {
-                "item": report.item_id,
-                "problems": [
-                    {"part": damage.value, "what": message} for damage, message in report.problems
-                ],
-            }
-            for report in done.damaged
+            {"item": report.item_id, "problems": problems_json(report)} for report in done.damaged
         ],
-        "leftovers": [
-            _leftover_json(leftover) | {"removed": leftover.stored.key in removed}
-            for leftover in done.leftovers
-        ],
+        "leftovers": [_leftover_json(leftover) for leftover in done.leftovers],
     }
 
 
@@ -72,16 +75,14 @@ def _print_report(done: VaultCheck, hours: int, removing: bool) -> None:
         console.print(f"Checked {plural(done.items, 'item')}: {len(done.damaged)} DAMAGED.")
         for report in done.damaged:
             console.print(f"Item {report.item_id}:", soft_wrap=True)
-            for damage, message in report.problems:
-                console.print(f"  {damage.value}: {message}", soft_wrap=True)
+            print_problems(report)
     if not done.leftovers:
         console.print("No leftovers: everything in the store belongs to an item.")
         return
-    removed = {leftover.stored.key for leftover in done.removed}
     console.print(f"{plural(len(done.leftovers), 'leftover')} that no item names:")
     for leftover in done.leftovers:
         stored = leftover.stored
-        state = " (removed)" if stored.key in removed else ""
+        state = " (removed)" if leftover.removed else ""
         console.print(
             f"  {leftover.kind} {stored.key}: {plural(stored.size, 'byte')}, last written "
             f"{when(stored.modified)} UTC{state}",

@@ -35,7 +35,7 @@ class DeletionRequest:
 
     @property
     def open(self) -> bool:
-        return self.tombstone is None and self.closure is None
+        return self.status == "open"
 
     @property
     def status(self) -> str:

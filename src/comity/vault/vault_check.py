@@ -21,6 +21,7 @@ A check is one audit record (``evidence.check_all``); a removal another
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Leftover:
     """``orphan``, ``temporary`` or ``stray``."""
     removable: bool
     """An orphan or a temporary older than the grace period."""
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,15 @@ class VaultCheck:
     items: int
     damaged: Sequence[CheckReport]
     leftovers: Sequence[Leftover]
-    removed: Sequence[Leftover]
 
     @property
     def ok(self) -> bool:
         """Whether every item is intact (leftovers do not make the vault damaged)."""
         return not self.damaged
+
+    @property
+    def removed(self) -> list[Leftover]:
+        return [leftover for leftover in self.leftovers if leftover.removed]
 
 
 def check_vault(
@@ -97,7 +102,9 @@ def check_vault(
             progress(item.size, total)
     named = {item.blob_name for item in items}
     leftovers = _leftovers(held, named, utcnow() - grace)
-    removed = _remove(node, store, leftovers) if remove_leftovers else []
+    if remove_leftovers:
+        leftovers = [_remove(node, store, leftover) for leftover in leftovers]
+    removed = [leftover for leftover in leftovers if leftover.removed]
     with node.uow() as uow:
         record(
             uow.session,
@@ -121,7 +128,7 @@ def check_vault(
                 },
             )
         uow.commit()
-    return VaultCheck(len(items), damaged, leftovers, removed)
+    return VaultCheck(len(items), damaged, leftovers)
 
 
 def _leftovers(held: list[Stored], named: set[str], before: dt.datetime) -> list[Leftover]:
@@ -138,20 +145,16 @@ def _leftovers(held: list[Stored], named: set[str], before: dt.datetime) -> list
     return sorted(found, key=lambda leftover: leftover.stored.key)
 
 
-def _remove(node: Node, store: BlobStore, leftovers: list[Leftover]) -> list[Leftover]:
-    removed = []
-    for leftover in leftovers:
-        if not leftover.removable:
-            continue
-        name = leftover.stored.name
-        if name is None:
-            store.discard(leftover.stored.key)
-        else:
-            with node.uow() as uow:
-                if uow.session.scalars(
-                    select(VaultItem.id).where(VaultItem.blob_name == name)
-                ).first():
-                    continue  # an item was committed with it since the check began
-            store.delete(name)
-        removed.append(leftover)
-    return removed
+def _remove(node: Node, store: BlobStore, leftover: Leftover) -> Leftover:
+    """``leftover``, removed if it may be."""
+    if not leftover.removable:
+        return leftover
+    name = leftover.stored.name
+    if name is None:
+        store.discard(leftover.stored.key)
+    else:
+        with node.uow() as uow:
+            if uow.session.scalars(select(VaultItem.id).where(VaultItem.blob_name == name)).first():
+                return leftover  # an item was committed with it since the check began
+        store.delete(name)
+    return dataclasses.replace(leftover, removed=True)
