@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from comity import db
 from comity.node import InitReport, Node, initialise
+from comity.records.vocabularies import ensure_shipped
 from comity.settings import Settings, load_settings
 
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -91,6 +92,14 @@ def postgres_database() -> Iterator[str]:
     pg.drop_all()
 
 
+def _load_vocabularies(engine: Engine) -> None:
+    """The shipped vocabularies, loaded once into the template (as ``initialise`` would in
+    every test otherwise)."""
+    with db.UnitOfWork(db.make_session_factory(engine)) as uow:
+        ensure_shipped(uow.session)
+        uow.commit()
+
+
 @pytest.fixture(scope="session")
 def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     """A migrated database to copy for each test: ``("sqlite", path)`` or ``("pg", ...)``."""
@@ -103,6 +112,7 @@ def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
         template = pg.create()
         engine = db.make_engine(pg.url_for(template))
         db.upgrade(engine)
+        _load_vocabularies(engine)
         engine.dispose()
         yield ("pg", (pg, template))
         pg.drop_all()
@@ -110,6 +120,7 @@ def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
+    _load_vocabularies(engine)
     raw = engine.raw_connection()  # outside any transaction, which a checkpoint needs
     try:
         raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]

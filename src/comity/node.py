@@ -20,6 +20,7 @@ from comity.identity.users import create_user
 from comity.keys import LocalKeyStore
 from comity.ledger import checkpoints
 from comity.ledger.events import record_event
+from comity.records.vocabularies import ensure_shipped
 from comity.settings import Settings, ensure_secret_file
 
 
@@ -64,7 +65,8 @@ def local_operator() -> Actor:
 
 
 def initialise(settings: Settings, *, admin_username: str = "admin") -> tuple[Node, InitReport]:
-    """Make whatever is missing: data directory, secret, keys, schema, organisation, admin.
+    """Make whatever is missing: data directory, secret, keys, schema, organisation, admin,
+    and the shipped vocabularies of records that are missing or older than this release's.
 
     Safe to run again: an existing node is left as it is, and no second administrator
     is made once any user exists.
@@ -110,6 +112,8 @@ def initialise(settings: Settings, *, admin_username: str = "admin") -> tuple[No
             checkpoints.ensure_checkpoint(session, node.keys)
             uow.commit()
         org_name = org.name
+        if ensure_shipped(session):
+            uow.commit()
         if (session.scalar(select(func.count(User.id))) or 0) == 0:
             created = create_user(
                 uow,

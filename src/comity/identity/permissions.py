@@ -55,6 +55,10 @@ class Permission(StrEnum):
     EVIDENCE_READ = "evidence:read"
     EVIDENCE_DOWNLOAD = "evidence:download"
     EVIDENCE_DELETE = "evidence:delete"
+    RECORDS_READ = "records:read"
+    RECORDS_WRITE = "records:write"
+    RECORDS_PROTECTED = "records:protected"
+    RECORDS_CONFIGURE = "records:configure"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -78,12 +82,27 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
         "legal process (two different people; a tombstone with its hashes is kept); remove "
         "the vault's leftovers that no item names."
     ),
+    Permission.RECORDS_READ: (
+        "Search and read documentation records (incidents, acts, persons, organisations, "
+        "sources), their history and vocabularies; protected people appear as pseudonyms."
+    ),
+    Permission.RECORDS_WRITE: (
+        "Create, correct, restore and import records, and save searches; every change is "
+        "a revision on the ledger."
+    ),
+    Permission.RECORDS_PROTECTED: (
+        "See the identifying fields (name, contact, address …) of people marked protected."
+    ),
+    Permission.RECORDS_CONFIGURE: (
+        "Import vocabularies (or new versions) and add custom fields to a kind of record."
+    ),
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
 _EVIDENCE_WORK = frozenset(
     {Permission.EVIDENCE_ADD, Permission.EVIDENCE_READ, Permission.EVIDENCE_DOWNLOAD}
 )
+_RECORDS_WORK = frozenset({Permission.RECORDS_READ, Permission.RECORDS_WRITE})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: _EVERY_USER
@@ -97,6 +116,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.LEDGER_MANAGE,
         Permission.EVIDENCE_READ,
         Permission.EVIDENCE_DELETE,
+        Permission.RECORDS_READ,
+        Permission.RECORDS_CONFIGURE,
     },
     Role.AUDITOR: _EVERY_USER
     | {
@@ -106,15 +127,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.LEDGER_READ,
         Permission.EVIDENCE_READ,
     },
-    Role.DOCUMENTER: _EVERY_USER | _EVIDENCE_WORK,
+    Role.DOCUMENTER: _EVERY_USER | _EVIDENCE_WORK | _RECORDS_WORK,
     Role.INVESTIGATOR: _EVERY_USER
     | _EVIDENCE_WORK
-    | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ},
+    | _RECORDS_WORK
+    | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ, Permission.RECORDS_PROTECTED},
     Role.LEGAL_AID_LAWYER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
     Role.CASEWORKER: _EVERY_USER,
     Role.PROSECUTOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
     Role.CENTRAL_AUTHORITY_OFFICER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
-    Role.ANALYST: _EVERY_USER | {Permission.EVIDENCE_READ},
+    Role.ANALYST: _EVERY_USER | {Permission.EVIDENCE_READ, Permission.RECORDS_READ},
 }
 
 
