@@ -9,6 +9,7 @@ from comity.audit import models as _audit_models  # noqa: F401 - registers the t
 from comity.db import Base
 from comity.identity import models as _identity_models  # noqa: F401 - registers the tables
 from comity.ledger import models as _ledger_models  # noqa: F401 - registers the tables
+from comity.migrations import modelled
 from comity.records import models as _records_models  # noqa: F401 - registers the tables
 from comity.vault import models as _vault_models  # noqa: F401 - registers the tables
 
@@ -22,6 +23,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=modelled,
     )
     with context.begin_transaction():
         context.run_migrations()
