@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from comity.errors import Conflict, PermissionDenied, ValidationError
-from comity.identity.permissions import Actor
+from comity.identity.permissions import Actor, cli_actor
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
+from comity.records.custom_fields import add_custom_field, list_custom_fields
 from comity.records.editing import change_record, create_record, delete_record, restore_revision
 from comity.records.models import Facet, Link, Record, Revision
 from comity.records.viewing import diff, get_record, history
@@ -238,3 +239,35 @@ def test_references_are_unique_per_kind(node: Node, documenter: Actor) -> None:
     with pytest.raises(ValidationError, match="INC-2024-031"):
         create_record(node, documenter, "incident", {"title": "Other", "reference": "INC-2024-031"})
     create_record(node, documenter, "organisation", {"name": "Unit", "reference": "INC-2024-031"})
+
+
+def test_custom_fields_join_the_schema_and_identifying_ones_are_protected(
+    node: Node, documenter: Actor, analyst: Actor, investigator: Actor
+) -> None:
+    admin = cli_actor("admin")
+    add_custom_field(
+        node,
+        admin,
+        kind="person",
+        name="tribe",
+        label="Tribe or clan",
+        type="text",
+        identifying=True,
+    )
+    add_custom_field(
+        node, admin, kind="incident", name="weather", label="Weather", type="term", vocabulary="sex"
+    )
+    with pytest.raises(ValidationError, match="built-in"):
+        add_custom_field(node, admin, kind="person", name="name", label="Name", type="text")
+    with pytest.raises(ValidationError, match="vocabulary"):
+        add_custom_field(node, admin, kind="person", name="clan2", label="Clan", type="term")
+    with pytest.raises(PermissionDenied):
+        add_custom_field(node, documenter, kind="person", name="clan3", label="Clan", type="text")
+    person = create_record(
+        node, documenter, "person", {"name": "Z", "tribe": "Hill clan", "protected": True}
+    )
+    assert "tribe" in get_record(node, analyst, person.id).withheld
+    assert get_record(node, investigator, person.id).fields["tribe"] == "Hill clan"
+    with pytest.raises(ValidationError, match="weather"):
+        create_record(node, documenter, "incident", {"title": "x", "weather": "sunny"})
+    assert [f.name for f in list_custom_fields(node, analyst)] == ["weather", "tribe"]

@@ -269,13 +269,17 @@ class TermIndex:
         for code in codes:
             if code not in known:
                 raise ValidationError(
-                    f"'{code}' is not a term of the vocabulary '{vocabulary}'. "
+                    f"{field}: '{code}' is not a term of the vocabulary '{vocabulary}'. "
                     f"Allowed: {_choices(code, active, self._labels[vocabulary])}.",
                     fields={field: f"not in {vocabulary}"},
                 )
             if code not in checked:
                 checked.append(code)
         return checked
+
+    def label(self, vocabulary: str, code: str) -> str:
+        self._load(vocabulary)
+        return self._labels[vocabulary].get(code, code)
 
     def with_broader(self, vocabulary: str, code: str) -> list[str]:
         """``code`` and every broader term above it, for filters on a broader term."""

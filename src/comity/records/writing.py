@@ -34,7 +34,6 @@ from comity.records.models import (
     Link,
     Record,
     Revision,
-    Term,
     new_record_id,
 )
 from comity.records.protection import Sealer, may_see_identifying
@@ -124,7 +123,6 @@ class Writer:
         self.terms = TermIndex(session)
         self.targets = _SessionTargets(session)
         self._custom: dict[Kind, tuple[FieldSpec, ...]] = {}
-        self._labels: dict[tuple[str, str], str] = {}
 
     def specs(self, kind: Kind) -> dict[str, FieldSpec]:
         if kind not in self._custom:
@@ -320,41 +318,62 @@ class Writer:
         if record.deleted:
             search_index.replace(session, record.key)
             return
-        facets: set[tuple[str, str]] = set()
-        texts: list[str] = [pseudonym] if kind in (Kind.PERSON, Kind.SOURCE) else []
-        for name, value in fields.items():
-            spec = specs[name]
-            if spec.identifying and record.protected:
-                continue
-            if spec.type in (FieldType.TERM, FieldType.TERMS):
-                vocabulary = spec.vocabulary or ""
-                for code in [value] if isinstance(value, str) else value:
-                    for broader in self.terms.with_broader(vocabulary, code):
-                        facets.add((f"term:{vocabulary}", broader))
-                    texts.append(self._label(vocabulary, code))
-            elif spec.type is FieldType.COUNTRY or name in ("admin1", "admin2"):
-                facets.add((name, str(value)))
-                texts.append(str(value))
-            elif spec.type is FieldType.LINKS:
-                for link in value:
-                    session.add(Link(source_id=record.id, type=link["type"], target=link["target"]))
-            elif spec.type is FieldType.RECORD:
-                session.add(Link(source_id=record.id, type=name, target=str(value)))
-            elif spec.type in (FieldType.TEXT, FieldType.LONGTEXT, FieldType.DATE):
-                texts.append(str(value))
-        if isinstance(fields.get("age"), int) and "age_band" not in fields:
-            facets.add(("term:age-bands", _age_band(fields["age"])))
-        session.add_all(Facet(record_id=record.id, name=n, value=v[:200]) for n, v in facets)
-        search_index.replace(session, record.key, *texts)
+        rows = derive(
+            kind, fields, specs, self.terms, protected=record.protected, pseudonym=pseudonym
+        )
+        session.add_all(Facet(record_id=record.id, name=n, value=v) for n, v in rows.facets)
+        session.add_all(Link(source_id=record.id, type=t, target=v) for t, v in rows.links)
+        search_index.replace(session, record.key, *rows.texts)
 
-    def _label(self, vocabulary: str, code: str) -> str:
-        key = (vocabulary, code)
-        if key not in self._labels:
-            label = self.session.scalar(
-                select(Term.label).where(Term.vocabulary == vocabulary, Term.code == code)
-            )
-            self._labels[key] = label or code
-        return self._labels[key]
+
+@dataclass(frozen=True)
+class Derived:
+    """What a record's current state adds to the filter and search tables."""
+
+    facets: list[tuple[str, str]]
+    links: list[tuple[str, str]]
+    texts: list[str]
+
+
+def derive(
+    kind: Kind,
+    fields: Mapping[str, Any],
+    specs: Mapping[str, FieldSpec],
+    terms: TermIndex,
+    *,
+    protected: bool,
+    pseudonym: str,
+) -> Derived:
+    """The facets (a term and its broader terms, country, regions, a derived age band),
+    the links (typed links, and a record field such as an act's incident) and the search
+    texts (identifying fields only when the record is not protected; the pseudonym of a
+    person or source always) of ``fields``."""
+    facets: set[tuple[str, str]] = set()
+    links: list[tuple[str, str]] = []
+    texts: list[str] = [pseudonym] if kind in (Kind.PERSON, Kind.SOURCE) else []
+    for name, value in fields.items():
+        spec = specs[name]
+        if spec.identifying and protected:
+            continue
+        if spec.type in (FieldType.TERM, FieldType.TERMS):
+            vocabulary = spec.vocabulary or ""
+            for code in [value] if isinstance(value, str) else value:
+                facets.update(
+                    (f"term:{vocabulary}", b) for b in terms.with_broader(vocabulary, code)
+                )
+                texts.append(terms.label(vocabulary, code))
+        elif spec.type is FieldType.COUNTRY or name in ("admin1", "admin2"):
+            facets.add((name, str(value)[:200]))
+            texts.append(str(value))
+        elif spec.type is FieldType.LINKS:
+            links += [(link["type"], link["target"]) for link in value]
+        elif spec.type is FieldType.RECORD:
+            links.append((name, str(value)))
+        elif spec.type in (FieldType.TEXT, FieldType.LONGTEXT, FieldType.DATE):
+            texts.append(str(value))
+    if isinstance(fields.get("age"), int) and "age_band" not in fields:
+        facets.add(("term:age-bands", _age_band(fields["age"])))
+    return Derived(sorted(facets), links, texts)
 
 
 def load_record(session: Session, record_id: str) -> Record:
