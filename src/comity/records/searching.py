@@ -128,7 +128,8 @@ def _when_and_where(query: SearchQuery) -> list[ColumnElement[bool]]:
     return where
 
 
-def _conditions(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
+def conditions(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``records_records`` of ``query`` (limit and offset aside)."""
     where: list[ColumnElement[bool]] = [Record.deleted.is_(False)]
     if query.kinds:
         where.append(Record.kind.in_([kind.value for kind in query.kinds]))
@@ -171,7 +172,7 @@ def _snippet(view: RecordView, words: list[str]) -> str:
 
 def run_query(uow: UnitOfWork, actor: Actor, sealer_node: Node, query: SearchQuery) -> SearchPage:
     session = uow.session
-    where = _conditions(session, query)
+    where = conditions(session, query)
     total = session.scalar(select(func.count()).select_from(Record).where(*where)) or 0
     rows = session.scalars(
         select(Record)
