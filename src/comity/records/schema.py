@@ -16,6 +16,7 @@ shown only to people cleared for protected records when the record is protected
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -64,6 +65,7 @@ CUSTOM_TYPES = (
 # from an age when only the age is known.
 AGE_BANDS = (("infant", 1), ("child", 11), ("adolescent", 17), ("adult", 59), ("older", 130))
 TEXT_LIMIT = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 LONGTEXT_LIMIT = 20_000
 
 
@@ -229,12 +231,12 @@ def _text(spec: FieldSpec, value: Any) -> str:
     if not isinstance(value, str):
         raise _refuse(spec, "must be text.")
     limit = LONGTEXT_LIMIT if spec.type is FieldType.LONGTEXT else TEXT_LIMIT
-    cleaned = value.strip()
+    cleaned = value.replace("\r\n", "\n").strip()
     if spec.type is FieldType.TEXT:
         cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:
         raise _refuse(spec, f"is longer than {limit} characters.")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in cleaned):
+    if _CONTROL.search(cleaned):
         raise _refuse(spec, "contains control characters.")
     return cleaned
 

@@ -39,6 +39,25 @@ def replace(session: Session, key: int, *parts: str) -> None:
     )
 
 
+def insert_many(session: Session, rows: list[tuple[int, list[str]]]) -> None:
+    """Index new records at once: ``(key, texts)`` for each (no commit)."""
+    if not rows:
+        return
+    if _is_postgres(session):
+        statement = text(
+            "INSERT INTO records_search (key, words) VALUES (:key, array_to_tsvector(:words))"
+        ).bindparams(bindparam("words", type_=ARRAY(String)))
+        session.execute(
+            statement,
+            [{"key": key, "words": sorted(set(index_text(*texts).split()))} for key, texts in rows],
+        )
+        return
+    session.execute(
+        text("INSERT INTO records_search (rowid, body) VALUES (:key, :body)"),
+        [{"key": key, "body": index_text(*texts)} for key, texts in rows],
+    )
+
+
 def matching_keys(session: Session, words: list[str]) -> tuple[TextClause, dict[str, str]]:
     """A sub-query of the keys of records holding every one of ``words`` (as prefixes),
     and its parameters. ``words`` come from :func:`comity.records.text.query_words`, so

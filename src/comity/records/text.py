@@ -13,7 +13,9 @@ a query matches the same records on both.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 
 _ARABIC_FOLDS = str.maketrans(
@@ -34,12 +36,22 @@ MAX_QUERY_WORDS = 12
 MAX_WORD = 64
 
 
+@functools.cache
+def _combining() -> re.Pattern[str]:
+    """Every combining mark of this Python's Unicode database, as one character class
+    (made on first use: it takes a scan of all code points)."""
+    marks = "".join(chr(c) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
+    return re.compile(f"[{re.escape(marks)}]+")
+
+
 def fold(text: str) -> str:
     """``text`` lower-cased, without diacritics or combining marks (see module docstring)."""
+    if text.isascii():
+        return text.lower()
     # Compatibility forms first (a mathematical S → S), then case (S → s), then decomposed
     # again, since case folding can yield letters that decompose further.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = _combining().sub("", decomposed)
     return unicodedata.normalize("NFC", bare).translate(_ARABIC_FOLDS)
 
 

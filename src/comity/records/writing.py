@@ -67,7 +67,7 @@ def custom_specs(session: Session, kind: Kind) -> tuple[FieldSpec, ...]:
     )
 
 
-class _SessionTargets:
+class SessionTargets:
     def __init__(self, session: Session) -> None:
         self._session = session
 
@@ -93,7 +93,7 @@ class Content:
         return {**self.public, **self.identifying}
 
 
-def _title(kind: Kind, fields: Mapping[str, Any], pseudonym: str, visible_names: bool) -> str:
+def record_title(kind: Kind, fields: Mapping[str, Any], pseudonym: str, visible_names: bool) -> str:
     if kind in (Kind.PERSON, Kind.SOURCE):
         name = fields.get("name")
         return str(name) if name and visible_names else pseudonym
@@ -121,7 +121,7 @@ class Writer:
         self.actor = actor
         self.sealer = sealer
         self.terms = TermIndex(session)
-        self.targets = _SessionTargets(session)
+        self.targets = SessionTargets(session)
         self._custom: dict[Kind, tuple[FieldSpec, ...]] = {}
 
     def specs(self, kind: Kind) -> dict[str, FieldSpec]:
@@ -251,7 +251,7 @@ class Writer:
         record.protected = protected
         record.deleted = deleted
         record.public = public
-        record.title = _title(kind, fields, pseudonym, not protected)
+        record.title = record_title(kind, fields, pseudonym, not protected)
         record.updated_by = self.actor.label
         record.updated_at = now
         date = parse_date(public["date"]) if "date" in public else None
