@@ -14,7 +14,18 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from comity.cli import audit, database, evidence, ledger, package, roles, start, tokens, users
+from comity.cli import (
+    audit,
+    database,
+    evidence,
+    ledger,
+    package,
+    records,
+    roles,
+    start,
+    tokens,
+    users,
+)
 from comity.cli.common import errors
 from comity.errors import ComityError, ValidationError
 
@@ -56,6 +67,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(package.app, name="package")
+app.add_typer(records.app, name="records")
 
 
 def main() -> None:
