@@ -21,6 +21,7 @@ from comity.identity.organisations import add_peer
 from comity.identity.permissions import ROLE_PERMISSIONS, Role
 from comity.ledger.checkpoints import make_checkpoint
 from comity.node import Node, local_operator
+from comity.records.editing import create_record
 from comity.vault.ingest import add_file
 from comity.vault.models import VaultItem
 from comity.web.guards import PUBLIC_API, PUBLIC_PAGES
@@ -58,6 +59,24 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/organisations/{organisation_id}"): {"name": "Renamed", "kind": "court"},
     ("POST", "/api/v1/tokens"): {"name": "walk", "scopes": ["node:view"], "days": 1},
     ("POST", "/api/v1/evidence/uploads"): {"name": "walk.txt", "size": 5},
+    ("POST", "/api/v1/records/search"): {"text": "walk"},
+    ("POST", "/api/v1/records"): {"kind": "incident", "fields": {"title": "Walk"}},
+    ("POST", "/api/v1/records/saved-searches"): {"name": "walk", "query": {"text": "walk"}},
+    ("POST", "/api/v1/records/custom-fields"): {
+        "kind": "incident",
+        "name": "walk_field",
+        "label": "Walk",
+        "type": "text",
+    },
+    ("PATCH", "/api/v1/records/{record_id}"): {"base_revision": 1, "changes": {"place": "Walk"}},
+    ("POST", "/api/v1/records/{record_id}/restore"): {"revision": 1, "base_revision": 99},
+    ("POST", "/api/v1/records/{record_id}/delete"): {"base_revision": 99, "note": "walk"},
+    ("POST", "/api/v1/vocabularies"): {
+        "name": "walk",
+        "version": "1",
+        "title": "Walk",
+        "terms": [{"code": "a", "label": "A"}],
+    },
 }
 # Page routes that the pages' scripts call with JSON and the CSRF token in a header.
 PAGE_JSON: dict[tuple[str, str], dict[str, Any]] = {
@@ -125,6 +144,7 @@ class World:
         with node.uow() as uow:
             self.ingest_index = uow.session.get(VaultItem, self.item.item_id).ledger_index
             make_checkpoint(uow, node.keys, local_operator())
+        self.record = create_record(node, local_operator(), "incident", {"title": "Walked"})
 
     def fill(self, path: str, token_id: str) -> str:
         return (
@@ -135,6 +155,8 @@ class World:
             .replace("{item_id}", self.item.item_id)
             .replace("{index}", str(self.ingest_index))
             .replace("{upload_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{record_id}", self.record.id)
+            .replace("{number}", "1")
         )
 
 
