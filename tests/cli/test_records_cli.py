@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from cli.test_cli import Run, as_json, cli_env, flat, invoke, ok, refused
-from comity.node import Node
+from comity.node import Node, local_operator
 from comity.settings import Settings
+from comity.vault.ingest import add_file
 
 
 @pytest.fixture
@@ -221,3 +222,65 @@ def test_vocabularies_and_custom_fields(run: Run, tmp_path: Path) -> None:
     ok(run("records", "create", "incident", "--set", "title=x", "--set", "weapon=mortar"))
     listed = as_json(run("records", "field", "list", "--json"))
     assert listed[0]["name"] == "weapon"
+
+
+def test_evidence_of_an_incident_and_its_acts_is_exported_for_a_court(
+    run: Run, node: Node, tmp_path: Path
+) -> None:
+    photos = []
+    for n in range(3):
+        photo = tmp_path / f"photo-{n}.txt"
+        photo.write_text(f"market photo {n}\n", encoding="utf-8")
+        photos.append(add_file(node, local_operator(), photo).item_id)
+    incident = as_json(
+        run(
+            "records",
+            "create",
+            "incident",
+            "--json",
+            "--set",
+            "title=Market",
+            "--link",
+            f"evidence={photos[0]}",
+        )
+    )
+    ok(
+        run(
+            "records",
+            "create",
+            "act",
+            "--set",
+            f"incident={incident['id']}",
+            "--set",
+            "crimes=art8.2.b.i",
+            "--link",
+            f"evidence={photos[1]}",
+        )
+    )
+    refused(
+        run(
+            "records",
+            "create",
+            "act",
+            "--set",
+            f"incident={incident['id']}",
+            "--link",
+            "evidence=00000000-0000-0000-0000-000000000000",
+        ),
+        2,
+        "no evidence item",
+    )
+    ok(run("ledger", "checkpoint"))
+    exported = as_json(
+        run(
+            "evidence",
+            "export",
+            "--record",
+            incident["id"],
+            "--out",
+            str(tmp_path / "pkg"),
+            "--json",
+        )
+    )
+    assert [item["id"] for item in exported["items"]] == photos[:2]
+    refused(run("evidence", "export", "--out", str(tmp_path / "none")), 2, "Name the items")

@@ -12,15 +12,27 @@ from typing import Annotated
 import typer
 
 from comity.cli.common import JsonOutput, bytes_bar, console, opened_node, plural, print_json
+from comity.errors import ValidationError
 from comity.node import local_operator
+from comity.records import viewing
 from comity.vault import package
 
 
 def export(
-    item_ids: Annotated[list[str], typer.Argument(help="The ids of the items to export.")],
+    item_ids: Annotated[
+        list[str] | None, typer.Argument(help="The ids of the items to export.")
+    ] = None,
+    *,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="The package directory to make (new or empty).")
     ],
+    records: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--record",
+            help="Also the items a record links to as evidence (an incident: its acts' too).",
+        ),
+    ] = None,
     recipient: Annotated[
         str | None,
         typer.Option(help="Encrypt the files to this age recipient (age1…) instead."),
@@ -34,13 +46,21 @@ def export(
     Verify it with 'comity package verify DIR --key VKEY' or tools/verify_package.py.
 
     Example: comity evidence export 0b6f3d0e-5c1e-4a53-9d7e-2a8e1f0c4b21 --out case-17
+
+    Example: comity evidence export --record <incident id> --out varesh-market
     """
+    chosen = list(item_ids or [])
     with opened_node() as node, bytes_bar("Exporting", enabled=not as_json) as bar:
+        actor = local_operator()
+        for record_id in records or []:
+            chosen += [i for i in viewing.evidence_of(node, actor, record_id) if i not in chosen]
+        if not chosen:
+            raise ValidationError("Name the items to export, or a record that links to some.")
         task = bar.add_task("Exporting", total=None)
         done = package.export_items(
             node,
-            local_operator(),
-            item_ids,
+            actor,
+            chosen,
             out,
             recipient=recipient,
             progress=lambda count: bar.advance(task, count),

@@ -219,3 +219,29 @@ def revision_of(uow: UnitOfWork, record_id: str, number: int) -> Revision:
 
         raise NotFound(f"The record has no revision {number}.")
     return revision
+
+
+def evidence_of(node: Node, actor: Actor, record_id: str) -> list[str]:
+    """The ids of the evidence items a record links to, with, for an incident, those its
+    acts link to: what an investigator exports for a court about one incident."""
+    require(actor, Permission.RECORDS_READ)
+    with node.uow() as uow:
+        record = load_record(uow.session, record_id)
+        sources = [record.id]
+        if record.kind == Kind.INCIDENT:
+            sources += uow.session.scalars(
+                select(Link.source_id)
+                .join(Record, Record.id == Link.source_id)
+                .where(Link.type == "incident", Link.target == record.id, Record.deleted.is_(False))
+                .order_by(Record.key)
+            ).all()
+        items: list[str] = []
+        for source in sources:
+            for item in uow.session.scalars(
+                select(Link.target)
+                .where(Link.source_id == source, Link.type == "evidence")
+                .order_by(Link.id)
+            ):
+                if item not in items:
+                    items.append(item)
+    return items
