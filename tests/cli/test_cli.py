@@ -546,6 +546,22 @@ def test_the_command_tree_is_complete() -> None:
         "evidence deletion reject",
         "package",
         "package verify",
+        "records",
+        "records create",
+        "records show",
+        "records edit",
+        "records history",
+        "records diff",
+        "records restore",
+        "records delete",
+        "records search",
+        "records vocab",
+        "records vocab list",
+        "records vocab show",
+        "records vocab import",
+        "records field",
+        "records field add",
+        "records field list",
     }
 
 

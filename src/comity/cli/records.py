@@ -165,7 +165,10 @@ def create(
 
 @app.command()
 def show(record_id: RecordId, as_json: JsonOutput = False) -> None:
-    """Show a record's current fields, links and the records that link to it."""
+    """Show a record's current fields, links and the records that link to it.
+
+    Example: comity records show 9f3b2c1e-0d4a-4e8f-9a51-6c2d7e8f1a20 --json
+    """
     with opened_node() as node:
         view = viewing.get_record(node, local_operator(), record_id)
     if as_json:
@@ -211,7 +214,10 @@ def edit(
 
 @app.command()
 def history(record_id: RecordId, as_json: JsonOutput = False) -> None:
-    """Every revision of a record: who, when, why, and which fields changed."""
+    """Every revision of a record: who, when, why, and which fields changed.
+
+    Example: comity records history 9f3b2c1e-0d4a-4e8f-9a51-6c2d7e8f1a20
+    """
     with opened_node() as node:
         revisions = viewing.history(node, local_operator(), record_id)
     if as_json:
@@ -247,7 +253,10 @@ def diff(
     ] = None,
     as_json: JsonOutput = False,
 ) -> None:
-    """What a revision changed: each field before and after."""
+    """What a revision changed: each field before and after.
+
+    Example: comity records diff 9f3b2c1e-0d4a-4e8f-9a51-6c2d7e8f1a20 2
+    """
     with opened_node() as node:
         changes = viewing.diff(node, local_operator(), record_id, revision, against)
     if as_json:
@@ -272,7 +281,10 @@ def restore(
     base_revision: Base,
     note: Note = "",
 ) -> None:
-    """Bring back an earlier revision's content, as a new revision (nothing is lost)."""
+    """Bring back an earlier revision's content, as a new revision (nothing is lost).
+
+    Example: comity records restore 9f3b2c1e-0d4a-4e8f-9a51-6c2d7e8f1a20 1 --base-revision 3
+    """
     with opened_node() as node:
         view = editing.restore_revision(
             node, local_operator(), record_id, revision, base_revision=base_revision, note=note
@@ -286,7 +298,10 @@ def delete(
     base_revision: Base,
     note: Annotated[str, typer.Option("--note", help="Why the record is deleted (required).")],
 ) -> None:
-    """Mark a record deleted (a revision: restoring an earlier one brings it back)."""
+    """Mark a record deleted (a revision: restoring an earlier one brings it back).
+
+    Example: comity records delete 9f3b2c1e-… --base-revision 2 --note 'Entered twice'
+    """
     with opened_node() as node:
         view = editing.delete_record(
             node, local_operator(), record_id, base_revision=base_revision, note=note

@@ -35,7 +35,10 @@ field_app = typer.Typer(
 
 @vocab_app.command("list")
 def list_vocabularies(as_json: JsonOutput = False) -> None:
-    """The vocabularies loaded on this node, with their versions."""
+    """The vocabularies loaded on this node, with their versions.
+
+    Example: comity records vocab list
+    """
     with opened_node() as node, node.uow() as uow:
         rows = vocabularies.list_vocabularies(uow, local_operator())
         listed = [(v.name, v.version, v.title, v.shipped) for v in rows]
@@ -54,7 +57,10 @@ def show_vocabulary(
     retired: Annotated[bool, typer.Option(help="Also show retired terms.")] = False,
     as_json: JsonOutput = False,
 ) -> None:
-    """A vocabulary's terms: code, label, reference, indented under their broader term."""
+    """A vocabulary's terms: code, label, reference, indented under their broader term.
+
+    Example: comity records vocab show rome-statute
+    """
     with opened_node() as node, node.uow() as uow:
         vocabulary, terms = vocabularies.terms_of(uow, local_operator(), name)
         heading = f"{vocabulary.title} — version {vocabulary.version}"
@@ -83,7 +89,10 @@ def import_vocabulary(
     file: Annotated[Path, typer.Argument(help="A vocabulary file (format: docs/vocabularies.md).")],
 ) -> None:
     """Import an organisation's vocabulary, or a new version of one (terms it drops are
-    retired, not removed)."""
+    retired, not removed).
+
+    Example: comity records vocab import weapons.json
+    """
     try:
         raw = file.read_bytes()
     except OSError as exc:
@@ -113,7 +122,11 @@ def add_field(
         bool, typer.Option(help="Sealed at rest, hidden on protected records.")
     ] = False,
 ) -> None:
-    """Add a field to a kind of record (for every write path, from now on)."""
+    """Add a field to a kind of record (for every write path, from now on).
+
+    Example: comity records field add incident weapon --label Weapon --type term
+    --vocabulary weapons
+    """
     with opened_node() as node:
         added = custom_fields.add_custom_field(
             node,
@@ -130,7 +143,10 @@ def add_field(
 
 @field_app.command("list")
 def list_fields(as_json: JsonOutput = False) -> None:
-    """The custom fields of every kind."""
+    """The custom fields of every kind.
+
+    Example: comity records field list --json
+    """
     with opened_node() as node:
         fields = custom_fields.list_custom_fields(node, local_operator())
     if as_json:
