@@ -30,7 +30,9 @@ from comity.ledger.note import NoteSigner
 from comity.ledger.timestamping import timestamp_pending
 from comity.migrations import SEARCH_INDEX, modelled
 from comity.node import Node, initialise
+from comity.records.custom_fields import add_custom_field
 from comity.records.editing import create_record
+from comity.records.searching import SearchQuery, save_search
 from comity.secretbox import token_hash
 from comity.settings import load_settings
 from comity.vault.captures import add_capture
@@ -141,6 +143,10 @@ def fill(node: Node, tmp_path: Path) -> None:
         {"title": "Attack", "country": "UA", "links": [{"type": "victim", "target": person.id}]},
     )
     create_record(node, cli_actor("tester"), "act", {"incident": incident.id, "crimes": ["art7"]})
+    add_custom_field(
+        node, cli_actor("tester"), kind="person", name="clan", label="Clan", type="text"
+    )
+    save_search(node, cli_actor("tester"), "Attacks", SearchQuery(text="attack"))
     with running_authority(tmp_path / "tsa") as authority:
         stamping = with_authority(node, authority.url, authority.ca_file)
         assert timestamp_pending(stamping, cli_actor("tester")).ok
