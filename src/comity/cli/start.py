@@ -113,7 +113,10 @@ def serve(
     try:
         if report.one_time_password is not None:
             _render_report(settings, report)
-        from comity.web.app import create_app  # noqa: PLC0415 - the web stack loads only here
+        from comity.web import access_log  # noqa: PLC0415 - the web stack loads only here
+        from comity.web.app import create_app  # noqa: PLC0415
+
+        access_log.install()
 
         console.print(f"Serving {report.organisation} on {node_url(settings)}")
         uvicorn.run(
