@@ -92,6 +92,10 @@ PAGE_FORMS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/organisations"): {"name": "Walk Org", "kind": "ngo"},
     ("POST", "/organisations/{organisation_id}"): {"name": "Renamed", "kind": "court"},
     ("POST", "/account/tokens"): {"name": "walk", "scopes": ["node:view"], "days": "1"},
+    ("POST", "/records/saved"): {"name": "walk"},
+    ("POST", "/records/new/{kind}"): {"title": "Walked"},
+    ("POST", "/records/{record_id}/edit"): {"base_revision": "1", "title": "Walked"},
+    ("POST", "/records/{record_id}/history/{number}/restore"): {"base_revision": "1"},
 }
 
 
@@ -156,6 +160,7 @@ class World:
             .replace("{index}", str(self.ingest_index))
             .replace("{upload_id}", "00000000-0000-0000-0000-000000000000")
             .replace("{record_id}", self.record.id)
+            .replace("{kind}", "incident")
             .replace("{number}", "1")
         )
 
