@@ -1,8 +1,9 @@
 """``comity records``: documentation records — create, show, correct, see the history of,
 restore and delete incidents, acts, persons, organisations and sources. The group's other
 commands live in modules of their own, registered here: ``search``
-(:mod:`comity.cli.records_search`), ``vocab`` and ``field``
-(:mod:`comity.cli.records_vocab`).
+(:mod:`comity.cli.records_search`), ``import`` and ``export``
+(:mod:`comity.cli.records_io`), ``report`` (:mod:`comity.cli.records_report`), ``vocab``
+and ``field`` (:mod:`comity.cli.records_vocab`).
 
 Field values are given as ``--set name=value`` (terms of a vocabulary separated by ``;``,
 an empty value clears a field on ``edit``) or all at once as a JSON object with
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from comity.cli import records_search, records_vocab
+from comity.cli import records_io, records_report, records_search, records_vocab
 from comity.cli.common import JsonOutput, console, field, iso, opened_node, print_json, table, when
 from comity.errors import ValidationError
 from comity.node import local_operator
@@ -37,6 +38,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command("search")(records_search.search)
+app.command("import")(records_io.import_records)
+app.command("export")(records_io.export_records)
+app.command("report")(records_report.report)
 app.add_typer(records_vocab.vocab_app, name="vocab")
 app.add_typer(records_vocab.field_app, name="field")
 
