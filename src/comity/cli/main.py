@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from comity.cli import (
     audit,
     database,
+    demo,
     evidence,
     ledger,
     package,
@@ -60,6 +61,7 @@ app = typer.Typer(
 app.command()(start.init)
 app.command()(start.serve)
 app.command()(roles.roles)
+app.command()(demo.demo)
 app.add_typer(database.app, name="db")
 app.add_typer(users.app, name="user")
 app.add_typer(tokens.app, name="token")
