@@ -208,6 +208,13 @@ def test_restore_and_delete_are_revisions_too(node: Node, documenter: Actor) -> 
         delete_record(node, documenter, incident.id, base_revision=3, note=" ")
     gone = delete_record(node, documenter, incident.id, base_revision=3, note="Duplicate of INC-7.")
     assert gone.deleted
+    before = counts(node)
+    with pytest.raises(Conflict, match="deleted"):
+        change_record(node, documenter, incident.id, {"title": "Revived"}, base_revision=4)
+    with pytest.raises(Conflict, match="deleted"):
+        delete_record(node, documenter, incident.id, base_revision=4, note="Again.")
+    assert counts(node) == before
+    assert get_record(node, documenter, incident.id).deleted
     back = restore_revision(node, documenter, incident.id, 3, base_revision=4)
     assert not back.deleted
     assert [r.restored_from for r in history(node, documenter, incident.id)] == [

@@ -143,6 +143,7 @@ class Writer:
     ) -> Record:
         """``changes`` merged into the record's fields (an empty value clears a field)."""
         self._fresh(record, base_revision)
+        self._not_deleted(record)
         kind = Kind(record.kind)
         specs = self.specs(kind)
         before = self.content_of(record).fields
@@ -170,6 +171,7 @@ class Writer:
 
     def delete(self, record: Record, *, base_revision: int, note: str) -> Record:
         self._fresh(record, base_revision)
+        self._not_deleted(record)
         if not note.strip():
             raise ValidationError("Say why the record is deleted (a note is required).")
         content = self.content_of(record)
@@ -181,6 +183,15 @@ class Writer:
             raise Conflict(
                 f"The record was changed since revision {base_revision} (it is now at "
                 f"revision {record.revision}); reload it and make the change again."
+            )
+
+    @staticmethod
+    def _not_deleted(record: Record) -> None:
+        """A deleted record comes back only by restoring a revision, never as a side effect."""
+        if record.deleted:
+            raise Conflict(
+                "The record is deleted; restore one of its revisions to bring it back "
+                "before changing it."
             )
 
     def _guard_identifying(
