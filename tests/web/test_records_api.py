@@ -219,3 +219,44 @@ def test_vocabularies_custom_fields_and_saved_searches(
     assert analyst.get("/api/v1/records/saved-searches").json()["Clinics"]["text"] == "clinic"
     again = analyst.post("/api/v1/records/saved-searches", json={"name": "Clinics", "query": {}})
     assert again.status_code == 409
+
+
+def test_json_import_is_all_or_nothing_with_every_problem_listed(
+    node: Node, documenter: TestClient, analyst: TestClient
+) -> None:
+    rows = [
+        {"reference": "P-1", "Name": "Amira Haddad", "sex": "female", "age": 34},
+        {"reference": "P-2", "Name": "Yusuf Tamer", "sex": "dragon", "age": 7},
+        {"reference": "P-3", "Name": "Lina Farouk", "age": "old"},
+    ]
+    before = counts(node)
+    refused = documenter.post("/api/v1/records/import", json={"kind": "person", "rows": rows})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["committed"] is False
+    assert body["rows"] == 3
+    assert [(p["row"], p["column"]) for p in body["problems"]] == [(3, "sex"), (4, "age")]
+    assert "female" in body["problems"][0]["message"]
+    assert counts(node) == before
+
+    good = [row for row in rows if row["reference"] == "P-1"]
+    dry = documenter.post(
+        "/api/v1/records/import", json={"kind": "person", "rows": good, "dry_run": True}
+    )
+    assert dry.status_code == 200
+    assert (dry.json()["committed"], dry.json()["problems"]) == (False, [])
+    assert counts(node) == before
+
+    forbidden = analyst.post("/api/v1/records/import", json={"kind": "person", "rows": good})
+    assert forbidden.status_code == 403
+    assert counts(node) == before
+
+    done = documenter.post(
+        "/api/v1/records/import",
+        json={"kind": "person", "rows": good, "mapping": {"Name": "name"}},
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["committed"], done.json()["created"]) == (True, 1)
+    assert counts(node) == (before[0] + 1, before[1] + 1)
+    found = documenter.post("/api/v1/records/search", json={"text": "Haddad"}).json()
+    assert found["total"] == 1

@@ -61,6 +61,7 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/evidence/uploads"): {"name": "walk.txt", "size": 5},
     ("POST", "/api/v1/records/search"): {"text": "walk"},
     ("POST", "/api/v1/records"): {"kind": "incident", "fields": {"title": "Walk"}},
+    ("POST", "/api/v1/records/import"): {"kind": "incident", "rows": [{"title": "Walk"}]},
     ("POST", "/api/v1/records/saved-searches"): {"name": "walk", "query": {"text": "walk"}},
     ("POST", "/api/v1/records/custom-fields"): {
         "kind": "incident",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from comity.identity.permissions import Actor
-from comity.records import custom_fields, editing, searching, viewing, vocabularies
+from comity.records import custom_fields, editing, importing, searching, viewing, vocabularies
 from comity.records.searching import SearchQuery
 from comity.web.api.records_schemas import (
     ChangeIn,
@@ -19,6 +19,8 @@ from comity.web.api.records_schemas import (
     CustomFieldIn,
     CustomFieldOut,
     DeleteIn,
+    ImportIn,
+    ImportOut,
     RecordIn,
     RecordOut,
     RestoreIn,
@@ -61,6 +63,34 @@ def create_record(body: RecordIn, request: Request, actor: Caller) -> RecordOut:
     refused (422) with the allowed choices."""
     view = editing.create_record(node_of(request), actor, body.kind, body.fields, note=body.note)
     return RecordOut.of(view)
+
+
+@router.post(
+    "/records/import",
+    openapi_extra=permission("records:write"),
+    responses={422: {"model": ImportOut, "description": "Rows with problems; nothing written."}},
+)
+def import_records(
+    body: ImportIn, request: Request, response: Response, actor: Caller
+) -> ImportOut:
+    """Import rows of one kind, all of them or none: the JSON twin of ``comity records
+    import``. Every row is checked as a form or an API write is (vocabularies, field
+    rules, links); every problem is listed with its row and column. With problems, or
+    with ``dry_run``, nothing is written; with problems the status is 422.
+    """
+    report = importing.import_rows(
+        node_of(request),
+        actor,
+        body.kind.value,
+        body.table(),
+        body.mapping,
+        dry_run=body.dry_run,
+        headers=body.headers(),
+        source="api",
+    )
+    if report.problems:
+        response.status_code = 422
+    return ImportOut.of(report)
 
 
 @router.get("/records/saved-searches", openapi_extra=permission("records:read"))

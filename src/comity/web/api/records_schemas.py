@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from comity.records.importing import ImportReport
 from comity.records.schema import Kind
 from comity.records.searching import SearchHit, SearchPage
 from comity.records.viewing import FieldChange, RecordView, RevisionView
@@ -33,6 +34,71 @@ class ChangeIn(BaseModel):
     )
     changes: dict[str, Any] = Field(description="Fields to set; null or '' clears one.")
     note: str = NOTE
+
+
+class ImportIn(BaseModel):
+    """Rows of one kind, as a table's rows would be: column header to cell."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    rows: list[dict[str, str | int | float | None]] = Field(
+        max_length=50_000,
+        description="One object per record: column header (a field's name or label, or a "
+        "link type) to value. Terms as codes separated by ';', links as references or ids.",
+    )
+    mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="Column header to field or link type, where a header does not say it "
+        "('' ignores the column).",
+    )
+    dry_run: bool = Field(default=False, description="Check every row and report; write nothing.")
+
+    def headers(self) -> list[str]:
+        """Every header any row uses, in the order first seen."""
+        return list(dict.fromkeys(header for row in self.rows for header in row))
+
+    def table(self) -> list[dict[str, str | None]]:
+        """The rows as text, as a file's cells would be."""
+        return [
+            {header: None if value is None else str(value) for header, value in row.items()}
+            for row in self.rows
+        ]
+
+
+class ImportProblemOut(BaseModel):
+    row: int = Field(description="1 is the header; the first object of rows is row 2.")
+    column: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    """What an import did; ``committed`` is false after a dry run or any problem."""
+
+    kind: str
+    dry_run: bool
+    committed: bool
+    rows: int
+    created: int
+    columns: dict[str, str]
+    ignored: list[str]
+    problems: list[ImportProblemOut]
+
+    @classmethod
+    def of(cls, report: ImportReport) -> ImportOut:
+        return cls(
+            kind=report.kind,
+            dry_run=report.dry_run,
+            committed=report.committed,
+            rows=report.rows,
+            created=report.created,
+            columns=report.columns,
+            ignored=report.ignored,
+            problems=[
+                ImportProblemOut(row=p.row, column=p.column, message=p.message)
+                for p in report.problems
+            ],
+        )
 
 
 class RestoreIn(BaseModel):
