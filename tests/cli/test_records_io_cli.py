@@ -18,6 +18,7 @@ from comity.node import Node
 from comity.settings import Settings
 from factories import audit_events
 
+
 @pytest.fixture
 def run(settings: Settings, node: Node) -> Run:
     env = cli_env(settings)
