@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import typer
+from PIL import ImageFile
 from pypdf import PdfReader
 from typer.testing import CliRunner, Result
 
@@ -323,6 +324,9 @@ def test_the_pdf_is_valid_with_its_arabic_title_as_text(
     assert reader.metadata.title == ARABIC_TITLE
     assert ARABIC_TITLE in reader.pages[0].extract_text()
     assert len(reader.pages) >= 2
+    # WeasyPrint's import would have Pillow accept truncated images process-wide, and the
+    # vault would then stop noting truncated photos as damaged.
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 def test_an_empty_report_still_renders(node: Node, analyst: Actor) -> None:

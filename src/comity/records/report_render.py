@@ -20,6 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from PIL import ImageFile
 
 from comity.errors import ConfigurationError
 from comity.records.charts import bar_chart, isolated, period_chart
@@ -87,10 +88,13 @@ def render_html(report: Report) -> str:
 
 
 def render_pdf(report: Report) -> bytes:
-    """The report as a PDF/A-2a document (needs Pango and a font with Arabic glyphs:
+    """The report as a PDF/UA-1 document (needs Pango and a font with Arabic glyphs:
     Debian's ``libpango-1.0-0``, ``libpangoft2-1.0-0`` and ``fonts-dejavu-core``)."""
+    # Imported here: WeasyPrint loads Pango when imported, and only a PDF needs it. Its
+    # import also tells Pillow, for the whole process, to accept truncated images; the
+    # vault must go on noting a truncated photo as damaged, so the setting is put back.
+    accept_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        # Imported here: WeasyPrint loads Pango when imported, and only a PDF needs it.
         from weasyprint import HTML  # type: ignore[import-untyped]  # noqa: PLC0415
         from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]  # noqa: PLC0415
     except OSError as exc:
@@ -98,6 +102,8 @@ def render_pdf(report: Report) -> bytes:
             f"Making a PDF needs Pango, which is not installed ({exc}). "
             f"On Debian: apt-get install {SYSTEM_PACKAGES}"
         ) from None
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = accept_truncated
     html = HTML(
         string=_document(report, for_print=True),
         url_fetcher=URLFetcher(allowed_protocols=()),  # a report embeds all it shows
