@@ -278,3 +278,22 @@ def test_custom_fields_join_the_schema_and_identifying_ones_are_protected(
     with pytest.raises(ValidationError, match="weather"):
         create_record(node, documenter, "incident", {"title": "x", "weather": "sunny"})
     assert [f.name for f in list_custom_fields(node, analyst)] == ["weather", "tribe"]
+
+
+def test_reading_a_protected_persons_names_in_a_diff_is_audited(
+    node: Node, documenter: Actor, investigator: Actor, analyst: Actor
+) -> None:
+    person = create_record(
+        node, documenter, "person", {"name": "Yusra Qadir", "sex": "female", "protected": True}
+    )
+    change_record(node, investigator, person.id, {"name": "Yusra Q."}, base_revision=1)
+    hidden = diff(node, analyst, person.id, 2)
+    assert [(c.name, c.before, c.after) for c in hidden] == [
+        ("name", "(withheld: protected)", "(withheld: protected)")
+    ]
+    assert audit_events(node, "records.read_protected") == []
+    shown = diff(node, investigator, person.id, 2)
+    assert [(c.name, c.before, c.after) for c in shown] == [("name", "Yusra Qadir", "Yusra Q.")]
+    (event,) = audit_events(node, "records.read_protected")
+    assert (event.target_id, event.detail["fields"]) == (person.id, ["name"])
+    assert "Yusra" not in str(event.detail)

@@ -180,7 +180,9 @@ def diff(
     """What revision ``number`` changed from ``against`` (default: the one before it).
 
     Identifying fields are shown only to someone cleared for either revision's
-    protection; to anyone else a change to them reads ``(withheld: protected)``.
+    protection; to anyone else a change to them reads ``(withheld: protected)``. A
+    cleared reader shown identifying values of a protected record is audited, as
+    reading the record is.
     """
     require(actor, Permission.RECORDS_READ)
     sealer = sealer_of(node)
@@ -207,6 +209,17 @@ def diff(
                     WITHHELD if hidden and name in after else after.get(name),
                 )
             )
+        shown = [c.name for c in changes if c.name in specs and specs[c.name].identifying]
+        if protected and cleared and shown:
+            audit(
+                uow.session,
+                actor,
+                "records.read_protected",
+                target_type=record.kind,
+                target_id=record.id,
+                detail={"revision": number, "against": base, "fields": shown},
+            )
+            uow.commit()
     return changes
 
 
