@@ -29,6 +29,7 @@ from comity.cli.common import (
     progress_bar,
     table,
 )
+from comity.cli.records_search import Country, DateFrom, DateTo, Region, Terms
 from comity.errors import ValidationError
 from comity.node import local_operator
 from comity.records import exporting, ftm, searching
@@ -206,16 +207,11 @@ def export_records(
         str, typer.Option("--format", help="csv (one kind a file) or ftm (JSON lines).")
     ] = "csv",
     text: Annotated[str, typer.Option("--text", help="Only records with these words.")] = "",
-    term: Annotated[
-        list[str] | None,
-        typer.Option("--term", help="vocabulary:code, e.g. rome-statute:art8 (repeat)."),
-    ] = None,
-    date_from: Annotated[
-        str, typer.Option("--from", help="From this date (2024, 2024-03 …).")
-    ] = "",
-    date_to: Annotated[str, typer.Option("--to", help="Up to this date.")] = "",
-    country: Annotated[str, typer.Option(help="Two-letter country code.")] = "",
-    region: Annotated[str, typer.Option(help="Region (admin1) as written on records.")] = "",
+    term: Terms = None,
+    date_from: DateFrom = "",
+    date_to: DateTo = "",
+    country: Country = "",
+    region: Region = "",
     as_json: JsonOutput = False,
 ) -> None:
     """Export the records a search finds, as you may see them: protected people's

@@ -17,6 +17,16 @@ from comity.node import local_operator
 from comity.records import searching
 from comity.records.searching import SearchPage
 
+# The filters every command that selects records by a search shares.
+Terms = Annotated[
+    list[str] | None,
+    typer.Option("--term", help="vocabulary:code, e.g. rome-statute:art8 (repeat: all must hold)."),
+]
+DateFrom = Annotated[str, typer.Option("--from", help="From this date (2024, 2024-03 …).")]
+DateTo = Annotated[str, typer.Option("--to", help="Up to this date.")]
+Country = Annotated[str, typer.Option(help="Two-letter country code.")]
+Region = Annotated[str, typer.Option(help="Region (admin1) as written on records.")]
+
 
 def search(
     text: Annotated[str, typer.Argument(help="Words to look for (any script).")] = "",
@@ -25,18 +35,11 @@ def search(
         list[str] | None,
         typer.Option("--kind", help="incident, act, person, organisation, source."),
     ] = None,
-    term: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--term", help="vocabulary:code, e.g. rome-statute:art8 (repeat: all must hold)."
-        ),
-    ] = None,
-    date_from: Annotated[
-        str, typer.Option("--from", help="From this date (2024, 2024-03 …).")
-    ] = "",
-    date_to: Annotated[str, typer.Option("--to", help="Up to this date.")] = "",
-    country: Annotated[str, typer.Option(help="Two-letter country code.")] = "",
-    region: Annotated[str, typer.Option(help="Region (admin1) as written on records.")] = "",
+    term: Terms = None,
+    date_from: DateFrom = "",
+    date_to: DateTo = "",
+    country: Country = "",
+    region: Region = "",
     perpetrator: Annotated[
         str, typer.Option(help="Record id of a suspected perpetrator (person or unit).")
     ] = "",

@@ -125,15 +125,23 @@ def get_record(node: Node, actor: Actor, record_id: str) -> RecordView:
             for kind_of_link, source, kind in incoming
         )
         if record.protected and may_see_identifying(actor, protected=True):
-            audit(
-                uow.session,
-                actor,
-                "records.read_protected",
-                target_type=record.kind,
-                target_id=record.id,
-            )
-            uow.commit()
+            _audit_protected_read(uow, actor, record, {})
     return view
+
+
+def _audit_protected_read(
+    uow: UnitOfWork, actor: Actor, record: Record, detail: dict[str, Any]
+) -> None:
+    """A cleared reader was shown a protected record's identifying fields."""
+    audit(
+        uow.session,
+        actor,
+        "records.read_protected",
+        target_type=record.kind,
+        target_id=record.id,
+        detail=detail,
+    )
+    uow.commit()
 
 
 def _revisions(uow: UnitOfWork, record_id: str) -> list[Revision]:
@@ -211,15 +219,8 @@ def diff(
             )
         shown = [c.name for c in changes if c.name in specs and specs[c.name].identifying]
         if protected and cleared and shown:
-            audit(
-                uow.session,
-                actor,
-                "records.read_protected",
-                target_type=record.kind,
-                target_id=record.id,
-                detail={"revision": number, "against": base, "fields": shown},
-            )
-            uow.commit()
+            detail = {"revision": number, "against": base, "fields": shown}
+            _audit_protected_read(uow, actor, record, detail)
     return changes
 
 
