@@ -110,6 +110,8 @@ def test_a_documenter_records_an_incident_and_finds_it_on_the_map_and_timeline(
     assert map_area.locator(".leaflet-overlay-pane path").count() > 100  # the outlines
     marker.click()
     expect(map_area.locator(".leaflet-popup").get_by_role("link", name=TITLE)).to_be_visible()
+    expect(map_area.locator(".leaflet-zoom-anim, .leaflet-pan-anim")).to_have_count(0)
+    expect(map_area.locator(".leaflet-popup")).to_have_css("opacity", "1")
     page.screenshot(path=str(screenshots / "records-map.png"), full_page=True)
 
     page.get_by_role("navigation", name="Ways to look at these records").get_by_role(

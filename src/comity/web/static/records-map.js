@@ -62,7 +62,7 @@
     });
     map.addLayer(cluster);
     if (data.points.length) {
-      map.fitBounds(cluster.getBounds(), { maxZoom: 6, padding: [24, 24] });
+      map.fitBounds(cluster.getBounds(), { maxZoom: 6, padding: [24, 24], animate: false });
     }
     if (data.points.length < data.total) {
       say(element.dataset.msgMore.replace("{shown}", data.points.length).replace("{total}", data.total));
