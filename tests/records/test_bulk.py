@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
 from comity.records.bulk import BulkWriter
+from comity.records.editing import create_record, delete_record
 from comity.records.models import Record, Revision
 from comity.records.schema import Kind
 from comity.records.searching import SearchQuery, search
@@ -72,3 +74,67 @@ def test_nothing_is_written_without_flush_and_commit(node: Node, documenter: Act
         writer.flush()
     with node.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Record)) == 0
+
+
+def test_references_and_targets_on_the_node_are_looked_up_many_at_a_time(
+    node: Node, documenter: Actor
+) -> None:
+    held = create_record(node, documenter, "person", {"name": "Held", "reference": "P-1"})
+    gone = create_record(node, documenter, "person", {"name": "Gone", "reference": "P-2"})
+    delete_record(node, documenter, gone.id, base_revision=1, note="duplicate")
+    with node.uow() as uow:
+        writer = BulkWriter(uow.session, documenter, sealer_of(node))
+        writer.prefetch_references(Kind.PERSON, ["P-1", "P-2", "P-3"])
+        writer.prefetch_targets([held.id, gone.id, "0" * 36])
+        statements: list[str] = []
+        event.listen(uow.session.get_bind(), "before_cursor_execute", _log(statements))
+        for reference in ("P-1", "P-2"):  # a deleted record keeps its reference
+            with pytest.raises(ValidationError, match=f"already has the reference '{reference}'"):
+                writer.add(Kind.PERSON, {"name": "Again", "reference": reference})
+        with pytest.raises(ValidationError, match="no record has the id"):
+            writer.add(Kind.INCIDENT, {"title": "t", "links": [_victim(gone.id)]})
+        with pytest.raises(ValidationError, match="no record has the id"):
+            writer.add(Kind.INCIDENT, {"title": "t", "links": [_victim("0" * 36)]})
+        writer.add(Kind.PERSON, {"name": "New", "reference": "P-3"})
+        writer.add(Kind.INCIDENT, {"title": "t", "links": [_victim(held.id)]})
+        # All answered by the look-ups made beforehand (vocabularies and custom fields aside).
+        assert [s for s in statements if "FROM records_records" in s] == []
+        with pytest.raises(ValidationError, match="already has the reference 'P-3'"):
+            writer.add(Kind.PERSON, {"name": "Twice", "reference": "P-3"})
+        # Not looked up beforehand: asked one at a time, with the same answers.
+        with pytest.raises(ValidationError, match="already has the reference 'P-1'"):
+            BulkWriter(uow.session, documenter, sealer_of(node)).add(
+                Kind.PERSON, {"reference": "P-1"}
+            )
+        with pytest.raises(ValidationError, match="no record has the id"):
+            BulkWriter(uow.session, documenter, sealer_of(node)).add(
+                Kind.INCIDENT, {"title": "t", "links": [_victim(gone.id)]}
+            )
+
+
+def test_references_checked_at_flush_refuse_the_whole_batch(node: Node, documenter: Actor) -> None:
+    create_record(node, documenter, "incident", {"title": "Held", "reference": "INC-7"})
+    with node.uow() as uow:
+        writer = BulkWriter(uow.session, documenter, sealer_of(node), references_at_flush=True)
+        writer.add(Kind.INCIDENT, {"title": "New", "reference": "INC-8"})
+        writer.add(Kind.PERSON, {"name": "Other kind", "reference": "INC-7"})
+        writer.add(Kind.INCIDENT, {"title": "Clash", "reference": "INC-7"})
+        with pytest.raises(ValidationError, match="incident already has the reference 'INC-7'"):
+            writer.flush()
+        with pytest.raises(ValidationError, match="INC-8"):  # in the batch: refused at once
+            writer.add(Kind.INCIDENT, {"title": "Again", "reference": "INC-8"})
+    with node.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Record)) == 1
+        entries = uow.session.scalars(select(LedgerEntry.entry)).all()
+        assert not any(b"records.batch" in entry for entry in entries)
+
+
+def _victim(target: str) -> dict[str, str]:
+    return {"type": "victim", "target": target}
+
+
+def _log(statements: list[str]) -> Any:
+    def log(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    return log

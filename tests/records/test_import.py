@@ -359,3 +359,24 @@ def test_custom_fields_and_retired_terms_on_import(
     assert run_file(node, documenter, "person", people).created == 1
     assert "Noor" not in caplog.text
     assert "+380" not in caplog.text
+
+
+def test_references_held_on_the_node_are_refused_row_by_row(
+    node: Node, documenter: Actor, tmp_path: Path
+) -> None:
+    create_record(node, documenter, "incident", {"title": "Held", "reference": "INC-2"})
+    create_record(node, documenter, "person", {"name": "Held", "reference": "INC-3"})
+    path = write_csv(
+        tmp_path / "incidents.csv",
+        [
+            ["reference", "title"],
+            ["INC-1", "New"],
+            ["  INC-2 ", "Held already"],
+            ["INC-3", "A person's reference, not an incident's"],
+        ],
+    )
+    report = run_file(node, documenter, "incident", path)
+    assert not report.committed
+    assert report.problems == [
+        Problem(3, "reference", "Another incident already has the reference 'INC-2'.")
+    ]

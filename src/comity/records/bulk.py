@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -34,13 +34,16 @@ from comity.records import search_index
 from comity.records.dates import parse_date
 from comity.records.models import Facet, Link, Record, Revision, new_record_id
 from comity.records.protection import Sealer
-from comity.records.schema import Kind, check_fields
+from comity.records.schema import FieldSpec, Kind, check_fields
 from comity.records.writing import SessionTargets, Writer, derive, record_title
 
 
 def _table(model: type[Base]) -> Table:
     """The Core table of ``model``: multi-row inserts skip the ORM's per-row work."""
     return cast(Table, model.__table__)
+
+
+_CHUNK = 500  # values in one ``IN (…)``, well under every engine's limit of parameters
 
 
 @dataclass
@@ -54,20 +57,58 @@ class _Pending:
 
 
 class _BatchTargets(SessionTargets):
-    """Targets in the database, or queued earlier in this batch."""
+    """Targets in the database, or queued earlier in this batch.
+
+    The kind of a stored record found once is kept for the writer's unit of work (a
+    record's kind never changes), and :meth:`prefetch` finds many at once, so rows that
+    link to the same records do not each ask the database again."""
 
     def __init__(self, session: Session, queued: dict[str, Kind]) -> None:
         super().__init__(session)
         self._queued = queued
+        self._found: dict[str, Kind | None] = {}
 
     def record_kind(self, record_id: str) -> Kind | None:
-        return self._queued.get(record_id) or super().record_kind(record_id)
+        queued = self._queued.get(record_id)
+        if queued is not None:
+            return queued
+        if record_id not in self._found:
+            self._found[record_id] = super().record_kind(record_id)
+        return self._found[record_id]
+
+    def prefetch(self, record_ids: Iterable[str]) -> None:
+        """Find at once the kinds of the stored records among ``record_ids``."""
+        wanted = sorted({i for i in record_ids if i not in self._found and i not in self._queued})
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            self._found.update(dict.fromkeys(chunk))
+            rows = self._session.execute(
+                select(Record.id, Record.kind).where(
+                    Record.id.in_(chunk), Record.deleted.is_(False)
+                )
+            )
+            self._found.update({record_id: Kind(kind) for record_id, kind in rows})
 
 
 class BulkWriter:
-    """Queues checked records and writes them in batches inside the caller's unit of work."""
+    """Queues checked records and writes them in batches inside the caller's unit of work.
 
-    def __init__(self, session: Session, actor: Actor, sealer: Sealer) -> None:
+    A reference is refused if a record of the same kind on the node, or queued in this
+    writer, already has it. The references held on the node are looked up many at a time
+    with :meth:`prefetch_references` (the importer does so for each chunk of rows), or
+    one by one when not; with ``references_at_flush`` (the demo, which stops at any
+    refusal) those of a whole batch are looked up by :meth:`flush`, which refuses the
+    batch before writing anything if one is taken.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        actor: Actor,
+        sealer: Sealer,
+        *,
+        references_at_flush: bool = False,
+    ) -> None:
         require(actor, Permission.RECORDS_WRITE)
         self._writer = Writer(session, actor, sealer)
         self.session = session
@@ -75,30 +116,64 @@ class BulkWriter:
         self.sealer = sealer
         self._queued: dict[str, Kind] = {}
         self._references: dict[tuple[Kind, str], str] = {}
+        self._stored: dict[tuple[Kind, str], bool] = {}
+        self._specs: dict[Kind, dict[str, FieldSpec]] = {}
+        self._at_flush = references_at_flush
         self._targets = _BatchTargets(session, self._queued)
         self._pending = _Pending()
         self.created = 0
 
+    def prefetch_references(self, kind: Kind, references: Iterable[str]) -> None:
+        """Look up at once which of ``references`` records of ``kind`` on the node hold."""
+        wanted = sorted({r for r in references if r and (kind, r) not in self._stored})
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            self._stored.update(dict.fromkeys(((kind, r) for r in chunk), False))
+            held = self.session.scalars(
+                select(Record.reference).where(
+                    Record.kind == kind.value, Record.reference.in_(chunk)
+                )
+            )
+            self._stored.update(dict.fromkeys(((kind, str(r)) for r in held), True))
+
+    def prefetch_targets(self, record_ids: Iterable[str]) -> None:
+        """Look up at once the kinds of the stored records that rows will link to."""
+        self._targets.prefetch(record_ids)
+
+    def _held(self, kind: Kind, reference: str) -> bool:
+        """Whether a record of ``kind`` on the node holds ``reference``."""
+        if (kind, reference) not in self._stored:
+            self.prefetch_references(kind, [reference])
+        return self._stored[(kind, reference)]
+
+    @staticmethod
+    def _taken(kind: Kind, reference: str) -> ValidationError:
+        return ValidationError(
+            f"Another {kind} already has the reference '{reference}'.",
+            fields={"reference": "already used"},
+        )
+
+    def _specs_of(self, kind: Kind) -> dict[str, FieldSpec]:
+        if kind not in self._specs:
+            self._specs[kind] = self._writer.specs(kind)
+        return self._specs[kind]
+
     def check(self, kind: Kind, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` checked as a new record of ``kind`` would be (nothing queued)."""
-        specs = self._writer.specs(kind)
+        specs = self._specs_of(kind)
         checked = check_fields(kind, values, specs, self._writer.terms, self._targets)
         reference = checked.get("reference")
-        if reference is not None:
-            taken = (kind, reference) in self._references or self.session.scalar(
-                select(Record.id).where(Record.kind == kind.value, Record.reference == reference)
-            )
-            if taken:
-                raise ValidationError(
-                    f"Another {kind} already has the reference '{reference}'.",
-                    fields={"reference": "already used"},
-                )
+        if reference is not None and (
+            (kind, reference) in self._references
+            or (not self._at_flush and self._held(kind, reference))
+        ):
+            raise self._taken(kind, reference)
         return checked
 
     def add(self, kind: Kind, values: Mapping[str, Any]) -> str:
         """Check ``values`` and queue a new record; returns its id (usable in later links)."""
         checked = self.check(kind, values)
-        specs = self._writer.specs(kind)
+        specs = self._specs_of(kind)
         record_id = new_record_id()
         protected = bool(checked.get("protected"))
         pseudonym = self.sealer.pseudonym(kind.value, record_id)
@@ -140,6 +215,17 @@ class BulkWriter:
             self._references[(kind, checked["reference"])] = record_id
         return record_id
 
+    def _refuse_references_held(self, rows: list[dict[str, Any]]) -> None:
+        """Refuse the batch if a record on the node holds one of its references."""
+        for kind in Kind:
+            self.prefetch_references(
+                kind, [row["reference"] for row in rows if row["kind"] == kind.value]
+            )
+        for row in rows:
+            kind = Kind(row["kind"])
+            if row["reference"] is not None and self._stored[(kind, row["reference"])]:
+                raise self._taken(kind, row["reference"])
+
     @property
     def queued(self) -> int:
         return len(self._pending.rows)
@@ -150,6 +236,8 @@ class BulkWriter:
         if not pending.rows:
             return
         session = self.session
+        if self._at_flush:
+            self._refuse_references_held(pending.rows)
         ids = [row["id"] for row in pending.rows]
         kinds = Counter(row["kind"] for row in pending.rows)
         content = "\n".join(

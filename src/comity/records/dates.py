@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -132,8 +133,13 @@ def _canonical(text: str) -> str:
     return text.replace(" ", "")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_date(text: str) -> UncertainDate:
-    """``text`` as an :class:`UncertainDate`; a clear :class:`ValidationError` if it is not one."""
+    """``text`` as an :class:`UncertainDate`; a clear :class:`ValidationError` if it is not one.
+
+    Kept for the last few thousand texts: a write parses its date once to check it and
+    again, canonical, for its interval, and an import repeats dates (refusals are not kept).
+    """
     canonical = _canonical(text.strip())
     if not canonical:
         raise ValidationError(f"The date is empty. {HELP}")

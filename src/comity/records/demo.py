@@ -119,10 +119,13 @@ def fill(
     counts: Counter[str] = Counter()
     generator = DemoGenerator(seed, incidents)
     sealer = sealer_of(node)
+    # The units, interviewers and sources every later incident links to (a few thousand
+    # at most): each batch looks up their kinds at once instead of one link at a time.
+    foundation: list[str] = []
     done = 0
     while done < incidents:
         with node.uow() as uow:
-            writer = BulkWriter(uow.session, actor, sealer)
+            writer = BulkWriter(uow.session, actor, sealer, references_at_flush=True)
 
             def add(kind: Kind, values: dict[str, Any], writer: BulkWriter = writer) -> str:
                 record_id = writer.add(kind, values)
@@ -137,7 +140,15 @@ def fill(
                     target_type="records",
                     detail={"seed": seed, "incidents": incidents, "items": item_count},
                 )
-                generator.foundation(add)
+
+                def add_foundation(kind: Kind, values: dict[str, Any]) -> str:
+                    record_id = add(kind, values)
+                    foundation.append(record_id)
+                    return record_id
+
+                generator.foundation(add_foundation)
+            else:
+                writer.prefetch_targets(foundation)
             while done < incidents and writer.queued < batch:
                 generator.incident(add, items)
                 done += 1

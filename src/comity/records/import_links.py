@@ -76,17 +76,19 @@ class References:
     refused: dict[tuple[Kind, str], int] = field(default_factory=dict)
     _stored: dict[str, list[tuple[Kind, str]]] = field(default_factory=dict)
 
-    def prefetch(self, cells: Iterable[str]) -> None:
-        """Look up at once the references ``cells`` (texts of link cells) name."""
-        wanted = {
-            target.reference
-            for cell in cells
-            for part in cell.split(";")
-            if part.strip()
-            for target in [parse_target(part)]
-            if target.reference and target.reference not in self._stored
-        }
-        self._load(sorted(wanted))
+    def prefetch(self, cells: Iterable[str]) -> set[str]:
+        """Look up at once the references ``cells`` (texts of link cells) name; the ids
+        of the stored records they may name (those references', and ids written out)."""
+        targets = [parse_target(part) for cell in cells for part in cell.split(";") if part.strip()]
+        self._load(
+            sorted(
+                {t.reference for t in targets if t.reference and t.reference not in self._stored}
+            )
+        )
+        ids = {t.record_id for t in targets if t.record_id is not None}
+        for reference in {t.reference for t in targets if t.reference}:
+            ids.update(record_id for _, record_id in self._stored[reference])
+        return ids
 
     def _load(self, references: list[str]) -> None:
         for start in range(0, len(references), _CHUNK):

@@ -156,9 +156,16 @@ class _Run:
     def chunk(self, numbered: list[tuple[int, Mapping[str, str | None]]]) -> None:
         """Check and queue a chunk of rows, looking up the references they name at once."""
         headers = [header for header, _ in self.plan.links] + self._record_columns
-        self.references.prefetch(
-            cell for _, row in numbered for header in headers if (cell := row.get(header))
+        self.writer.prefetch_targets(
+            self.references.prefetch(
+                cell for _, row in numbered for header in headers if (cell := row.get(header))
+            )
         )
+        if "reference" in self.plan.fields:
+            column = self.plan.fields["reference"]
+            self.writer.prefetch_references(
+                self.kind, (" ".join(_cell(row, column).split()) for _, row in numbered)
+            )
         for number, row in numbered:
             if not any(value and not value.isspace() for value in row.values()):
                 continue

@@ -229,6 +229,7 @@ class TermIndex:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._active: dict[str, list[str]] = {}
+        self._allowed: dict[str, frozenset[str]] = {}
         self._parents: dict[str, dict[str, str | None]] = {}
         self._labels: dict[str, dict[str, str]] = {}
 
@@ -251,6 +252,7 @@ class TermIndex:
         if not parents:
             raise ValidationError(f"The vocabulary '{vocabulary}' is not loaded on this node.")
         self._active[vocabulary] = active
+        self._allowed[vocabulary] = frozenset(active)
         self._parents[vocabulary] = parents
         self._labels[vocabulary] = labels
 
@@ -264,7 +266,10 @@ class TermIndex:
         """
         self._load(vocabulary)
         active = self._active[vocabulary]
-        known = set(active) | (set(keep) & set(self._parents[vocabulary]))
+        known = self._allowed[vocabulary]
+        kept = [code for code in keep if code not in known and code in self._parents[vocabulary]]
+        if kept:
+            known = known | frozenset(kept)
         checked: list[str] = []
         for code in codes:
             if code not in known:
