@@ -14,12 +14,13 @@ can be saved by name and run again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticError
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from comity.db import UnitOfWork
@@ -90,21 +91,81 @@ class SearchPage:
     hits: list[SearchHit]
 
 
-def _with_facet(name: str, value: str) -> Select[Any]:
+# Every filter is an EXISTS correlated with the record (through its acts, for an
+# incident), not an IN over the set of every record holding the value: the full-text
+# match already narrows the records to a few, and each is then looked up by its id,
+# whereas the set of, say, every female victim's acts grows with the whole database and
+# would be built anew for each query. Each role has its own alias, made once (an alias's
+# columns are costly to set up, as much as running a small query): one EXISTS never nests
+# inside another of the same alias, so each correlates with the right table, and sibling
+# ones with the same name are separate scopes in SQL.
+Holder = Callable[[SQLColumnExpression[str]], ColumnElement[bool]]
+_FACET = Facet.__table__.alias("facet")
+_LINK = Link.__table__.alias("link")
+_ACT = Link.__table__.alias("act")
+
+
+def _has_facet(name: str, value: str) -> Holder:
+    """Whether the record with a given id holds the facet ``name`` = ``value``."""
+
+    def held(record_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        return exists().where(
+            _FACET.c.record_id == record_id, _FACET.c.name == name, _FACET.c.value == value
+        )
+
+    return held
+
+
+def _links_to(link_type: str, target: str) -> Holder:
+    """Whether the record with a given id links to ``target`` by ``link_type``."""
+
+    def held(record_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        return exists().where(
+            _LINK.c.source_id == record_id, _LINK.c.type == link_type, _LINK.c.target == target
+        )
+
+    return held
+
+
+def _links_to_holder(link_type: str, holds: Holder) -> Holder:
+    """Whether the record with a given id links by ``link_type`` to a record that
+    ``holds``."""
+
+    def held(record_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        return exists().where(
+            _LINK.c.source_id == record_id, _LINK.c.type == link_type, holds(_LINK.c.target)
+        )
+
+    return held
+
+
+def _self_or_acts(holds: Holder) -> ColumnElement[bool]:
+    """The record ``holds``, or it is an incident one of whose acts ``holds``."""
+    of_acts = exists().where(
+        _ACT.c.target == Record.id, _ACT.c.type == "incident", holds(_ACT.c.source_id)
+    )
+    return or_(holds(Record.id), of_acts)
+
+
+def _in_sets(sets: Select[Any]) -> ColumnElement[bool]:
+    """Without text to narrow the records, a filter over ``sets`` (the ids that hold it)
+    reads each set once instead of probing every record of the table: the older shape,
+    kept where it is the quicker one."""
+    of_acts = select(Link.target).where(Link.type == "incident", Link.source_id.in_(sets))
+    return or_(Record.id.in_(sets), Record.id.in_(of_acts))
+
+
+def _facet_ids(name: str, value: str) -> Select[Any]:
     return select(Facet.record_id).where(Facet.name == name, Facet.value == value)
 
 
-def _self_or_acts(ids: Select[Any]) -> ColumnElement[bool]:
-    """Records among ``ids``, and incidents one of whose acts is among them."""
-    of_acts = select(Link.target).where(Link.type == "incident", Link.source_id.in_(ids))
-    return or_(Record.id.in_(ids), Record.id.in_(of_acts))
+def _place(name: str, value: str, by_record: bool) -> ColumnElement[bool]:
+    if by_record:
+        return _has_facet(name, value)(Record.id)
+    return Record.id.in_(_facet_ids(name, value))
 
 
-def _linking(link_type: str, targets: Select[Any]) -> Select[Any]:
-    return select(Link.source_id).where(Link.type == link_type, Link.target.in_(targets))
-
-
-def _when_and_where(query: SearchQuery) -> list[ColumnElement[bool]]:
+def _when_and_where(query: SearchQuery, by_record: bool) -> list[ColumnElement[bool]]:
     """The date, country, region and bounding-box filters."""
     where: list[ColumnElement[bool]] = []
     dated = or_(Record.earliest.is_not(None), Record.latest.is_not(None))
@@ -115,9 +176,9 @@ def _when_and_where(query: SearchQuery) -> list[ColumnElement[bool]]:
         end = bound(query.date_to, end=True)
         where += [or_(Record.earliest.is_(None), Record.earliest <= end), dated]
     if query.country:
-        where.append(Record.id.in_(_with_facet("country", query.country.strip().upper())))
+        where.append(_place("country", query.country.strip().upper(), by_record))
     if query.admin1:
-        where.append(Record.id.in_(_with_facet("admin1", query.admin1.strip())))
+        where.append(_place("admin1", query.admin1.strip(), by_record))
     if query.bbox is not None:
         south, west, north, east = query.bbox
         where.append(and_(Record.latitude >= south, Record.latitude <= north))
@@ -139,18 +200,27 @@ def conditions(session: Session, query: SearchQuery) -> list[ColumnElement[bool]
     if words:
         keys, params = search_index.matching_keys(session, words)
         where.append(Record.key.in_(keys.bindparams(**params).columns(key=Record.key.type)))
+    # With text, the matches are few and each is probed (EXISTS); without, the sets.
+    by_record = bool(words)
     for term in query.terms:
         vocabulary, _, code = term.partition(":")
-        where.append(_self_or_acts(_with_facet(f"term:{vocabulary}", code)))
-    where += _when_and_where(query)
+        holds = _has_facet(f"term:{vocabulary}", code)
+        sets = _facet_ids(f"term:{vocabulary}", code)
+        where.append(_self_or_acts(holds) if by_record else _in_sets(sets))
+    where += _when_and_where(query, by_record)
     if query.perpetrator:
-        perpetrated = select(Link.source_id).where(
+        holds = _links_to("suspected_perpetrator", query.perpetrator)
+        sets = select(Link.source_id).where(
             Link.type == "suspected_perpetrator", Link.target == query.perpetrator
         )
-        where.append(_self_or_acts(perpetrated))
+        where.append(_self_or_acts(holds) if by_record else _in_sets(sets))
     for name, value in (("term:sex", query.victim_sex), ("term:age-bands", query.victim_age_band)):
         if value:
-            where.append(_self_or_acts(_linking("victim", _with_facet(name, value))))
+            holds = _links_to_holder("victim", _has_facet(name, value))
+            sets = select(Link.source_id).where(
+                Link.type == "victim", Link.target.in_(_facet_ids(name, value))
+            )
+            where.append(_self_or_acts(holds) if by_record else _in_sets(sets))
     return where
 
 
