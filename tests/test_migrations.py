@@ -4,6 +4,7 @@ on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine, delete, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -19,6 +21,8 @@ from comity.audit.models import AuditEvent
 from comity.audit.services import record
 from comity.db import Base, utcnow
 from comity.errors import InvalidCredentials
+from comity.exchange.descriptor import Descriptor, node_keys, sign_descriptor
+from comity.exchange.peers import add_peer
 from comity.identity.authn import login
 from comity.identity.models import RecoveryCode
 from comity.identity.permissions import Role, cli_actor
@@ -94,6 +98,25 @@ def row_counts(engine: Engine) -> dict[str, int]:
         }
 
 
+def partner_descriptor() -> bytes:
+    """The signed descriptor of a made-up peer node with fresh keys."""
+    signing, now = Ed25519PrivateKey.generate(), utcnow().replace(microsecond=0)
+    keys = node_keys(signing.public_key(), X25519PrivateKey.generate().public_key(), now)
+    descriptor = Descriptor(
+        node="partner-node.example",
+        name="Partner",
+        kind="ngo",
+        country="",
+        endpoints=("https://partner.example",),
+        log_origin="comity/partner-node.example",
+        log_key=NoteSigner("comity/partner-node.example", signing).verifier().vkey,
+        keys=tuple(keys),
+        issued_at=now,
+        expires_at=now + dt.timedelta(days=1),
+    )
+    return sign_descriptor(descriptor, signing).raw
+
+
 def fill(node: Node, tmp_path: Path) -> None:
     """Put at least one row in every table, through the services where they exist."""
     admin = make_user(node, Role.ADMINISTRATOR)
@@ -147,6 +170,8 @@ def fill(node: Node, tmp_path: Path) -> None:
         node, cli_actor("tester"), kind="person", name="clan", label="Clan", type="text"
     )
     save_search(node, cli_actor("tester"), "Attacks", SearchQuery(text="attack"))
+    with node.uow() as uow:
+        add_peer(uow, cli_actor("tester"), partner_descriptor())
     with running_authority(tmp_path / "tsa") as authority:
         stamping = with_authority(node, authority.url, authority.ca_file)
         assert timestamp_pending(stamping, cli_actor("tester")).ok

@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     node_country: str = Field(default="", max_length=2)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(
+        default="",
+        max_length=500,
+        description="The base URL peer nodes reach this node at, as its descriptor gives it "
+        "(such as https://comity.example.org); empty: http://host:port.",
+    )
+    publish_descriptor: bool = Field(
+        default=False,
+        description="Serve this node's signed descriptor (organisation, address, public keys) "
+        "to anyone at /api/v1/node/descriptor, so peers can fetch it by URL.",
+    )
     checkpoint_interval_seconds: float = Field(
         default=300,
         ge=0,
@@ -191,6 +202,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not is_service_url(value):
+            raise ValueError(
+                "must be the http:// or https:// base URL of this node, without a user "
+                "name, password, query or fragment, such as 'https://comity.example.org'"
+            )
+        return value
+
     @field_validator("blob_store")
     @classmethod
     def _blob_store_location(cls, value: str) -> str:
@@ -226,6 +248,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'comity.db').resolve()}"
+
+    @property
+    def listen_url(self) -> str:
+        """Where ``comity serve`` listens."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Where peers reach this node: ``public_url``, or where ``comity serve`` listens."""
+        return self.public_url or self.listen_url
 
     @property
     def resolved_vault_dir(self) -> Path:

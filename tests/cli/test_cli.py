@@ -566,6 +566,17 @@ def test_the_command_tree_is_complete() -> None:
         "records field",
         "records field add",
         "records field list",
+        "node",
+        "node descriptor",
+        "peers",
+        "peers add",
+        "peers confirm",
+        "peers update",
+        "peers suspend",
+        "peers resume",
+        "peers revoke",
+        "peers list",
+        "peers show",
     }
 
 

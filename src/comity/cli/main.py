@@ -21,6 +21,7 @@ from comity.cli import (
     evidence,
     ledger,
     package,
+    peers,
     records,
     roles,
     start,
@@ -70,6 +71,8 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(package.app, name="package")
 app.add_typer(records.app, name="records")
+app.add_typer(peers.node_app, name="node")
+app.add_typer(peers.peers_app, name="peers")
 
 
 def main() -> None:

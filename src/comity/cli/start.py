@@ -18,8 +18,7 @@ from comity.settings import Settings, load_settings
 
 
 def node_url(settings: Settings) -> str:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    return f"http://{host}:{settings.port}/"
+    return settings.listen_url + "/"
 
 
 def _render_report(settings: Settings, report: InitReport) -> None:

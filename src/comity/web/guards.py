@@ -31,12 +31,14 @@ from comity.web.security import (
 
 SESSION_COOKIE = "comity_session"
 PUBLIC_PAGES = frozenset({"/login", "/language"})
-# (method, path). Peers witness the ledger through the last three: reading the latest
-# checkpoint (not making one: POST on that path needs a token) and consistency proofs,
-# and handing over cosignatures, which authenticate themselves.
+# (method, path). Peers witness the ledger through the three ledger paths: reading the
+# latest checkpoint (not making one: POST on that path needs a token) and consistency
+# proofs, and handing over cosignatures, which authenticate themselves. The node's
+# descriptor is public only where the node publishes it (its route says no otherwise).
 PUBLIC_API = frozenset(
     {
         ("GET", "/api/v1/health"),
+        ("GET", "/api/v1/node/descriptor"),
         ("GET", "/api/v1/ledger/checkpoint"),
         ("GET", "/api/v1/ledger/proof/consistency"),
         ("POST", "/api/v1/ledger/cosignatures"),

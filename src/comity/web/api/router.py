@@ -13,7 +13,7 @@ from comity.db import UnitOfWork
 from comity.identity import organisations, tokens, users
 from comity.identity.permissions import ROLE_LABELS, ROLE_PERMISSIONS, Actor
 from comity.settings import Settings
-from comity.web.api import ledger, records, uploads
+from comity.web.api import ledger, node, records, uploads
 from comity.web.api.schemas import (
     AuditEventOut,
     AuditPageOut,
@@ -45,6 +45,7 @@ UoW = Annotated[UnitOfWork, Depends(get_uow)]
 Caller = Annotated[Actor, Depends(api_actor)]
 Config = Annotated[Settings, Depends(get_settings)]
 router.include_router(ledger.router)
+router.include_router(node.router)
 router.include_router(uploads.router)
 router.include_router(records.router)
 
