@@ -38,6 +38,7 @@ PUBLIC = {
     ("GET", "/api/v1/ledger/checkpoint"),
     ("GET", "/api/v1/ledger/proof/consistency"),
     ("POST", "/api/v1/ledger/cosignatures"),
+    ("GET", "/api/v1/node/descriptor"),
     ("GET", "/api/v1/openapi.json"),
 }
 # Reviewed: any signed-in person, about themselves only.

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from comity.errors import ValidationError
+from comity.exchange.envelope_fields import NODE_ID
 from comity.exchange.key_ids import ED25519, X25519, key_id
 from comity.identity.models import OrganisationKind
 from comity.keys import fingerprint as keys_fingerprint
@@ -44,7 +45,6 @@ SIGNING_CONTEXT = b"comity-node-descriptor-v1\n"
 MAX_DESCRIPTOR_BYTES = 64 * 1024
 MAX_ENDPOINTS = 8
 MAX_KEYS = 32
-NODE_ID = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,98}[a-z0-9]\Z")
 _TIME = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
 _USES = {"signing": ED25519, "encryption": X25519}
 
