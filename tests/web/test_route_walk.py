@@ -164,6 +164,7 @@ class World:
             .replace("{record_id}", self.record.id)
             .replace("{kind}", "incident")
             .replace("{number}", "1")
+            .replace("{node_id}", "no-such-node")
         )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comity.db import Base, UTCDateTime, utcnow
+from comity.i18n import mark
 
 
 class PeerStatus(StrEnum):
@@ -27,6 +28,14 @@ class PeerStatus(StrEnum):
     CONFIRMED = "confirmed"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
+
+
+STATUS_LABELS: dict[str, str] = {
+    PeerStatus.PENDING: mark("Pending confirmation"),
+    PeerStatus.CONFIRMED: mark("Confirmed"),
+    PeerStatus.SUSPENDED: mark("Suspended"),
+    PeerStatus.REVOKED: mark("Revoked"),
+}
 
 
 class ExchangePeer(Base):

@@ -363,19 +363,27 @@ def revoke_peer(uow: UnitOfWork, actor: Actor, node_id: str, *, reason: str = ""
 
 
 def update_peer(
-    uow: UnitOfWork, actor: Actor, data: bytes, *, now: dt.datetime | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    data: bytes,
+    *,
+    node_id: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Peer:
     """Take a newer descriptor from a known peer (new endpoint, new or retired keys).
 
     It must be issued after the one held, and signed by a signing key this node already
     holds for the peer and that was valid when the new descriptor was issued: so a
     rotation announced by the peer's old key needs no new comparison of fingerprints,
-    while a descriptor signed only by keys never seen is refused.
+    while a descriptor signed only by keys never seen is refused. With ``node_id``, a
+    descriptor of another node is refused.
     """
     require(actor, Permission.ORGANISATIONS_MANAGE)
     moment = now or utcnow()
     signed = _parse(data, now=moment)
     descriptor = signed.descriptor
+    if node_id is not None and descriptor.node != node_id:
+        raise DescriptorError(f"This is the descriptor of {descriptor.node}, not of {node_id}.")
     session = uow.session
     peer = _peer(session, descriptor.node)
     row = peer.row

@@ -13,6 +13,7 @@ from comity.web.pages import (
     evidence,
     home,
     organisations,
+    peers,
     records_forms,
     records_overview,
     records_record,
@@ -23,7 +24,7 @@ from comity.web.pages import (
 router = APIRouter(include_in_schema=False)
 # The upload page's endpoints (/evidence/uploads/…) come before the item pages
 # (/evidence/{item_id}/…), which would otherwise take their paths.
-for module in (auth, account, home, users, organisations, audit, uploads, evidence):
+for module in (auth, account, home, users, organisations, peers, audit, uploads, evidence):
     router.include_router(module.router)
 # The records pages with fixed paths (/records/map …) come before a record's pages
 # (/records/{record_id}), which would otherwise take them.
