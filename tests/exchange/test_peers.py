@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,21 +31,8 @@ from comity.ledger.models import LedgerEntry
 from comity.node import InitReport, Node, local_operator
 from comity.web.app import create_app
 from factories import audit_events
-from ledger.peers import second_node
 
 OPERATOR = local_operator()
-
-
-@pytest.fixture
-def partner(
-    tmp_path: Path, new_database: Callable[[str], str]
-) -> Iterator[tuple[Node, InitReport]]:
-    """A second node, the Helgar Legal Aid Collective, with its own keys and database."""
-    other, report = second_node(
-        tmp_path / "partner", new_database("partner"), "Helgar Legal Aid Collective"
-    )
-    yield other, report
-    other.close()
 
 
 def descriptor_of(node: Node, **settings: object) -> SignedDescriptor:

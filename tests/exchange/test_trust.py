@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,20 +16,8 @@ from comity.exchange.envelope import Opened, open_envelope, seal
 from comity.exchange.errors import EnvelopeRejected, RejectReason
 from comity.exchange.trust import recipient_keys, sender_keys
 from comity.node import InitReport, Node, local_operator
-from ledger.peers import second_node
 
 OPERATOR = local_operator()
-
-
-@pytest.fixture
-def partner(
-    tmp_path: Path, new_database: Callable[[str], str]
-) -> Iterator[tuple[Node, InitReport]]:
-    other, report = second_node(
-        tmp_path / "partner", new_database("partner"), "Helgar Legal Aid Collective"
-    )
-    yield other, report
-    other.close()
 
 
 def node_id(node: Node) -> str:

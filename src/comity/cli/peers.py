@@ -7,6 +7,7 @@ update, suspend, resume, revoke, list, show). The rules are in
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -236,17 +237,24 @@ def update(
     _show(peer)
 
 
+def _changed(change: Callable[..., peers.Peer], node_id: str, reason: str) -> peers.Peer:
+    with opened_node() as node, node.uow() as uow:
+        return change(uow, local_operator(), node_id, reason=reason)
+
+
+def _report(peer: peers.Peer, as_json: bool, says: str) -> None:
+    if as_json:
+        print_json(peer_json(peer))
+        return
+    console.print(says.format(name=peer.organisation.name, status=peer.status), soft_wrap=True)
+
+
 def suspend(node_id: NodeId, reason: Reason = "", as_json: JsonOutput = False) -> None:
     """Stop exchanging with a peer for now; 'comity peers resume' lifts it.
 
     Example: comity peers suspend 3f0c… --reason 'their key may be exposed; checking'
     """
-    with opened_node() as node, node.uow() as uow:
-        peer = peers.suspend_peer(uow, local_operator(), node_id, reason=reason)
-    if as_json:
-        print_json(peer_json(peer))
-        return
-    console.print(f"{peer.organisation.name} is suspended.", soft_wrap=True)
+    _report(_changed(peers.suspend_peer, node_id, reason), as_json, "{name} is suspended.")
 
 
 def resume(node_id: NodeId, reason: Reason = "", as_json: JsonOutput = False) -> None:
@@ -254,12 +262,7 @@ def resume(node_id: NodeId, reason: Reason = "", as_json: JsonOutput = False) ->
 
     Example: comity peers resume 3f0c… --reason 'checked with their administrator'
     """
-    with opened_node() as node, node.uow() as uow:
-        peer = peers.resume_peer(uow, local_operator(), node_id, reason=reason)
-    if as_json:
-        print_json(peer_json(peer))
-        return
-    console.print(f"{peer.organisation.name} is {peer.status} again.", soft_wrap=True)
+    _report(_changed(peers.resume_peer, node_id, reason), as_json, "{name} is {status} again.")
 
 
 def revoke(node_id: NodeId, reason: Reason = "", as_json: JsonOutput = False) -> None:
@@ -268,12 +271,7 @@ def revoke(node_id: NodeId, reason: Reason = "", as_json: JsonOutput = False) ->
 
     Example: comity peers revoke 3f0c… --reason 'signing key reported stolen'
     """
-    with opened_node() as node, node.uow() as uow:
-        peer = peers.revoke_peer(uow, local_operator(), node_id, reason=reason)
-    if as_json:
-        print_json(peer_json(peer))
-        return
-    console.print(f"{peer.organisation.name} is revoked.", soft_wrap=True)
+    _report(_changed(peers.revoke_peer, node_id, reason), as_json, "{name} is revoked.")
 
 
 def list_peers(as_json: JsonOutput = False) -> None:
