@@ -27,6 +27,7 @@ def test_an_administrator_adds_and_confirms_a_peer_node(
     console_errors: list[str],
     tmp_path: Path,
     new_database: Callable[[str], str],
+    screenshots: Path,
 ) -> None:
     node, _ = initialised
     admin = make_user(node, Role.ADMINISTRATOR, username="lena.varga")
@@ -63,6 +64,7 @@ def test_an_administrator_adds_and_confirms_a_peer_node(
     )
     page.get_by_role("button", name="Confirm", exact=True).click()
     expect(page.get_by_text("Confirmed", exact=True)).to_be_visible()
+    page.screenshot(path=str(screenshots / "peer.png"), full_page=True)
     page.get_by_role("link", name="All peer nodes").click()
     expect(page.get_by_role("link", name="Helgar Legal Aid Collective")).to_be_visible()
     # The refused fingerprint's answer (422) is the only error the browser saw.
