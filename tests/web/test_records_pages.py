@@ -275,3 +275,14 @@ def test_history_diff_and_restoring_a_revision(
     forged = browser.post(f"/records/{incident.id}/history/2/restore", data={"base_revision": "3"})
     assert forged.status_code == 403
     assert get_record(node, actor_for(documenter), incident.id).revision == 3
+
+
+def test_an_act_lists_its_incident_among_its_links(
+    node: Node, documenter: MadeUser, signed_in: Browser
+) -> None:
+    incident = make(node, documenter, "incident", title="Raid on Varesh clinic")
+    act = make(node, documenter, "act", incident=incident.id, crimes=["art8.2.e.iv"])
+    page = text_of(signed_in(documenter).get(f"/records/{act.id}"))
+    links = page[page.index('id="links-heading"') : page.index("Linked from")]
+    assert f'href="/records/{incident.id}"><bdi>Raid on Varesh clinic</bdi></a>' in links
+    assert "This record links to no other record." not in links

@@ -99,7 +99,12 @@ def record_page(request: Request, actor: Caller, record_id: str) -> Response:
             if name in view.fields and spec.type is not FieldType.LINKS
         ],
         "withheld_specs": [spec for name, spec in specs.items() if name in view.withheld],
-        "record_links": [link for link in links if not _to_item(link)],
+        "record_links": [
+            ({"type": name, "target": value}, spec.label)
+            for name, spec in specs.items()
+            if spec.type is FieldType.RECORD and isinstance(value := view.fields.get(name), str)
+        ]
+        + [(link, _link_label(link["type"], view.kind)) for link in links if not _to_item(link)],
         "evidence": [link["target"] for link in links if _to_item(link)],
         "linked_from": [
             (link, _link_label(link["type"], link["kind"])) for link in view.linked_from
