@@ -72,6 +72,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted and rewritten content is overwritten with zeros, not left in free pages
+    # (a protected person's old name, say); see comity.scrub for the rest.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

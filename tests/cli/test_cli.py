@@ -496,6 +496,7 @@ def test_the_command_tree_is_complete() -> None:
         "roles",
         "db",
         "db upgrade",
+        "db scrub",
         "user",
         "user add",
         "user list",
