@@ -128,6 +128,25 @@ class Settings(BaseSettings):
         le=24 * 3600,
         description="While serving, witness every followed log this often (0: never).",
     )
+    exchange_delivery_interval_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=24 * 3600,
+        description="While serving, deliver the messages that are due this often (0: never).",
+    )
+    exchange_message_hours: int = Field(
+        default=7 * 24,
+        ge=1,
+        le=30 * 24,
+        description="How long a message this node sends stays valid (its envelope's expiry).",
+    )
+    exchange_receipt_timeout_hours: int = Field(
+        default=48,
+        ge=1,
+        le=30 * 24,
+        description="A message that no recipient's acceptance receipt answers within this "
+        "time (or before it expires, if sooner) fails for that recipient, for good.",
+    )
 
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_max_hours: int = Field(default=12, ge=1, le=24 * 7)

@@ -67,3 +67,8 @@ class ExchangePeerKey(Base):
     valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     __table_args__ = (UniqueConstraint("node_id", "key_id"),)
+
+
+# The tables of messages live in their own module; importing it here registers them
+# wherever the trust list's tables are (the migrations' environment, the tests).
+from comity.exchange import message_models as _message_models  # noqa: E402, F401

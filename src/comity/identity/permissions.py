@@ -59,6 +59,9 @@ class Permission(StrEnum):
     RECORDS_WRITE = "records:write"
     RECORDS_PROTECTED = "records:protected"
     RECORDS_CONFIGURE = "records:configure"
+    MESSAGES_SEND = "messages:send"
+    MESSAGES_READ = "messages:read"
+    MESSAGES_MANAGE = "messages:manage"
 
 
 PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
@@ -96,6 +99,18 @@ PERMISSION_DESCRIPTIONS: dict[Permission, str] = {
     Permission.RECORDS_CONFIGURE: (
         "Import vocabularies (or new versions) and add custom fields to a kind of record."
     ),
+    Permission.MESSAGES_SEND: (
+        "Send messages to confirmed peer nodes (signed, encrypted to them, delivered with "
+        "receipts)."
+    ),
+    Permission.MESSAGES_READ: (
+        "List messages sent and received with their receipts, and open received messages "
+        "(each opening is recorded; the first sends the sender a retrieval receipt)."
+    ),
+    Permission.MESSAGES_MANAGE: (
+        "See delivery queues, failures and receipts (never a message's content), run a "
+        "delivery round, send a failed message anew."
+    ),
 }
 
 _EVERY_USER = frozenset({Permission.NODE_VIEW, Permission.TOKENS_OWN})
@@ -103,6 +118,7 @@ _EVIDENCE_WORK = frozenset(
     {Permission.EVIDENCE_ADD, Permission.EVIDENCE_READ, Permission.EVIDENCE_DOWNLOAD}
 )
 _RECORDS_WORK = frozenset({Permission.RECORDS_READ, Permission.RECORDS_WRITE})
+_MESSAGES_WORK = frozenset({Permission.MESSAGES_SEND, Permission.MESSAGES_READ})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: _EVERY_USER
@@ -118,6 +134,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.EVIDENCE_DELETE,
         Permission.RECORDS_READ,
         Permission.RECORDS_CONFIGURE,
+        Permission.MESSAGES_MANAGE,
     },
     Role.AUDITOR: _EVERY_USER
     | {
@@ -131,11 +148,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INVESTIGATOR: _EVERY_USER
     | _EVIDENCE_WORK
     | _RECORDS_WORK
+    | _MESSAGES_WORK
     | {Permission.ORGANISATIONS_READ, Permission.LEDGER_READ, Permission.RECORDS_PROTECTED},
-    Role.LEGAL_AID_LAWYER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.LEGAL_AID_LAWYER: _EVERY_USER | _MESSAGES_WORK | {Permission.ORGANISATIONS_READ},
     Role.CASEWORKER: _EVERY_USER,
-    Role.PROSECUTOR: _EVERY_USER | {Permission.ORGANISATIONS_READ},
-    Role.CENTRAL_AUTHORITY_OFFICER: _EVERY_USER | {Permission.ORGANISATIONS_READ},
+    Role.PROSECUTOR: _EVERY_USER | _MESSAGES_WORK | {Permission.ORGANISATIONS_READ},
+    Role.CENTRAL_AUTHORITY_OFFICER: _EVERY_USER | _MESSAGES_WORK | {Permission.ORGANISATIONS_READ},
     Role.ANALYST: _EVERY_USER | {Permission.EVIDENCE_READ, Permission.RECORDS_READ},
 }
 

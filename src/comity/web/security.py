@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -90,7 +91,8 @@ class SecurityHeadersMiddleware:
 class BodyLimitMiddleware:
     """Refuses request bodies larger than ``limit`` bytes with 413, before any handler runs.
     ``PUT`` requests to a path that ``chunk_paths`` matches (the chunks of resumable
-    uploads) may carry up to ``chunk_limit`` bytes instead."""
+    uploads) may carry up to ``chunk_limit`` bytes instead, and a (method, path) of
+    ``route_limits`` (the envelopes peers deliver) up to its own limit."""
 
     def __init__(
         self,
@@ -99,13 +101,18 @@ class BodyLimitMiddleware:
         limit: int,
         chunk_limit: int = 0,
         chunk_paths: re.Pattern[str] | None = None,
+        route_limits: Mapping[tuple[str, str], int] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.chunk_limit = chunk_limit
         self.chunk_paths = chunk_paths
+        self.route_limits = dict(route_limits or {})
 
     def _limit(self, scope: Scope) -> int:
+        exact = self.route_limits.get((scope["method"], scope["path"]))
+        if exact is not None:
+            return exact
         if (
             self.chunk_paths is not None
             and scope["method"] == "PUT"

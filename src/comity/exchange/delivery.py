@@ -1,0 +1,245 @@
+"""Delivery rounds: posting what the outbox holds to its recipients, and recording what
+comes back. :func:`deliver_due` is what ``comity messages deliver`` and the timer of
+``comity serve`` (:mod:`comity.exchange.schedule`) run. Each step is its own unit of work,
+and no transaction is open while a peer answers:
+
+1. **End what can no longer succeed**: a delivery with no acceptance by its deadline (the
+   receipt timeout, or the envelope's expiry if sooner) fails with ``no_receipt``; one to
+   a peer revoked since fails with ``recipient_revoked``. Final, audited, on the ledger.
+   The inbox's stale holds are released too (:func:`~comity.exchange.inbox.release_stale_holds`).
+2. **Claim the due deliveries** (queued or accepted, next attempt due, recipient
+   confirmed): the attempt is counted and the next one set by back-off *before* anything
+   is posted, so that a node stopping mid-post posts once more later — the receiver
+   answers a repeat with the receipts it gave — and never loses a delivery.
+3. **Post and record**: each envelope goes to the recipient's endpoint; the receipts in
+   the answer are verified and stored (:func:`~comity.exchange.outbox.apply_receipt`). A
+   signed rejection ends the delivery; an unreachable peer, an unsigned refusal (a peer
+   that has not confirmed us yet, say) or an answer without a valid receipt is noted and
+   tried again.
+
+A delivery the receiver accepted but holds (a message before it is missing there) is
+posted again on the same back-off, until the receiver's delivery receipt comes back, and
+at most until the receiver would give up waiting (30 days and a day after it was sent).
+
+Back-off: 30 seconds, doubled at each attempt up to an hour, times a random factor from
+0.5 to 1, so that the deliveries held up by a peer that comes back do not all go at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from comity.db import utcnow
+from comity.errors import PeerUnreachable
+from comity.exchange.envelope_format import MAX_LIFETIME
+from comity.exchange.inbox import release_stale_holds
+from comity.exchange.message_models import DeliveryState, ExchangeDelivery, ExchangeOutboxMessage
+from comity.exchange.models import ExchangePeer, PeerStatus
+from comity.exchange.outbox import apply_receipt, fail_delivery
+from comity.exchange.receipts import ReceiptInvalid
+from comity.exchange.transport import EnvelopeTransport, PostAnswer, envelopes_url
+from comity.identity.permissions import Actor, Permission, require
+from comity.node import Node
+
+BASE_DELAY = dt.timedelta(seconds=30)
+MAX_DELAY = dt.timedelta(hours=1)
+ROUND_SIZE = 100
+POLL_FOR = MAX_LIFETIME + dt.timedelta(days=1)
+NO_RECEIPT = "no_receipt"
+RECIPIENT_REVOKED = "recipient_revoked"
+
+
+def backoff(attempts: int, jitter: float) -> dt.timedelta:
+    """The wait after ``attempts`` attempts; ``jitter`` is drawn from [0, 1)."""
+    delay: dt.timedelta = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, 16))
+    return delay * (0.5 + jitter / 2)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One post of a round, and the delivery's state after it."""
+
+    message_id: str
+    recipient: str
+    state: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Ended:
+    message_id: str
+    recipient: str
+    failure: str
+
+
+@dataclass(frozen=True)
+class DeliveryRound:
+    ended: tuple[Ended, ...]
+    attempts: tuple[Attempt, ...]
+    holds_released: int
+
+
+@dataclass(frozen=True)
+class _Claim:
+    delivery_id: int
+    message_id: str
+    recipient: str
+    url: str
+
+
+def _end_hopeless(node: Node, actor: Actor, now: dt.datetime) -> list[Ended]:
+    ended: list[Ended] = []
+    with node.uow() as uow:
+        session = uow.session
+        rows = session.execute(
+            select(ExchangeDelivery, ExchangePeer.status)
+            .join(ExchangePeer, ExchangePeer.node_id == ExchangeDelivery.recipient)
+            .where(
+                ExchangeDelivery.state == DeliveryState.QUEUED,
+                or_(ExchangeDelivery.deadline <= now, ExchangePeer.status == PeerStatus.REVOKED),
+            )
+            .order_by(ExchangeDelivery.id)
+        ).all()
+        for delivery, status in rows:
+            if status == PeerStatus.REVOKED:
+                failure = RECIPIENT_REVOKED
+                explanation = (
+                    f"{delivery.recipient} was revoked here before it accepted the message."
+                )
+            else:
+                failure = NO_RECEIPT
+                explanation = (
+                    f"No acceptance receipt from {delivery.recipient} by "
+                    f"{delivery.deadline:%Y-%m-%d %H:%M} UTC"
+                    + (f"; last error: {delivery.last_error}" if delivery.last_error else ".")
+                )
+            fail_delivery(
+                session, actor, delivery, failure=failure, explanation=explanation, now=now
+            )
+            ended.append(Ended(delivery.message_id, delivery.recipient, failure))
+        uow.commit()
+    return ended
+
+
+def _claim(node: Node, now: dt.datetime, jitter: Callable[[], float]) -> list[_Claim]:
+    claims: list[_Claim] = []
+    with node.uow() as uow:
+        rows = uow.session.execute(
+            select(ExchangeDelivery, ExchangePeer.endpoint, ExchangeOutboxMessage.created_at)
+            .join(ExchangePeer, ExchangePeer.node_id == ExchangeDelivery.recipient)
+            .join(
+                ExchangeOutboxMessage,
+                ExchangeOutboxMessage.message_id == ExchangeDelivery.message_id,
+            )
+            .where(
+                ExchangeDelivery.state.in_([DeliveryState.QUEUED, DeliveryState.ACCEPTED]),
+                ExchangeDelivery.next_attempt_at <= now,
+                ExchangePeer.status == PeerStatus.CONFIRMED,
+            )
+            .order_by(ExchangeDelivery.next_attempt_at, ExchangeDelivery.id)
+            .limit(ROUND_SIZE)
+            .with_for_update(skip_locked=True, of=ExchangeDelivery)
+        ).all()
+        for delivery, endpoint, created_at in rows:
+            if delivery.state == DeliveryState.ACCEPTED and now - created_at > POLL_FOR:
+                delivery.next_attempt_at = None
+                continue
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.next_attempt_at = now + backoff(delivery.attempts, jitter())
+            claims.append(
+                _Claim(
+                    delivery.id, delivery.message_id, delivery.recipient, envelopes_url(endpoint)
+                )
+            )
+        uow.commit()
+    return claims
+
+
+def _refusal(answer: PostAnswer, recipient: str) -> str:
+    reason = (
+        answer.body.get("fields", {}).get("reason", "")
+        if isinstance(answer.body.get("fields"), dict)
+        else ""
+    )
+    message = answer.body.get("message", "")
+    text = f"{recipient} refused it (HTTP {answer.status}"
+    text += f", {reason})" if isinstance(reason, str) and reason else ")"
+    if isinstance(message, str) and message:
+        text += f": {' '.join(message.split())[:300]}"
+    return text
+
+
+def _record_answer(
+    node: Node, actor: Actor, claim: _Claim, answer: PostAnswer, now: dt.datetime
+) -> Attempt:
+    raws = answer.body.get("receipts")
+    problems: list[str] = []
+    with node.uow() as uow:
+        session = uow.session
+        for raw in raws if isinstance(raws, list) else []:
+            if not isinstance(raw, str):
+                problems.append("a receipt that is not a string")
+                continue
+            try:
+                apply_receipt(
+                    session, actor, raw.encode("utf-8"), receiver=claim.recipient, now=now
+                )
+            except ReceiptInvalid as exc:
+                problems.append(exc.message)
+        delivery = session.get_one(ExchangeDelivery, claim.delivery_id)
+        error = ""
+        if delivery.state == DeliveryState.QUEUED:
+            if answer.status >= 400:
+                error = _refusal(answer, claim.recipient)
+            else:
+                error = f"{claim.recipient} answered without a valid acceptance receipt"
+            if problems:
+                error += " (" + "; ".join(problems)[:500] + ")"
+            delivery.last_error = error
+        uow.commit()
+        return Attempt(claim.message_id, claim.recipient, delivery.state, error)
+
+
+def _note_error(node: Node, claim: _Claim, error: str) -> Attempt:
+    with node.uow() as uow:
+        delivery = uow.session.get_one(ExchangeDelivery, claim.delivery_id)
+        delivery.last_error = error
+        uow.commit()
+        return Attempt(claim.message_id, claim.recipient, delivery.state, error)
+
+
+def _attempt(
+    node: Node, actor: Actor, transport: EnvelopeTransport, claim: _Claim, now: dt.datetime
+) -> Attempt:
+    with node.uow() as uow:
+        envelope = uow.session.get_one(ExchangeOutboxMessage, claim.message_id).envelope
+    try:
+        answer = transport.post_envelope(claim.url, envelope)
+    except PeerUnreachable as exc:
+        return _note_error(node, claim, exc.message)
+    return _record_answer(node, actor, claim, answer, now)
+
+
+def deliver_due(
+    node: Node,
+    actor: Actor,
+    transport: EnvelopeTransport,
+    *,
+    now: dt.datetime | None = None,
+    jitter: Callable[[], float] = random.random,
+) -> DeliveryRound:
+    """One delivery round (see the module); what it ended and what it posted."""
+    require(actor, Permission.MESSAGES_MANAGE)
+    moment = now or utcnow()
+    ended = _end_hopeless(node, actor, moment)
+    released = release_stale_holds(node, actor, now=moment)
+    attempts = [
+        _attempt(node, actor, transport, claim, moment) for claim in _claim(node, moment, jitter)
+    ]
+    return DeliveryRound(tuple(ended), tuple(attempts), released)
