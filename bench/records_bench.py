@@ -18,8 +18,10 @@ given with ``--results``):
    :func:`comity.records.searching.search` (what the pages and the API run: the count,
    a page of 50 records, their views and snippets), and as many times as the same query
    written by hand in SQL (count and page) on a connection of the same engine, taking
-   turns; each is checked to give the same total and page. Also timed: the statements
-   the service builds, run alone (so the gap splits into SQL shape and Python work).
+   turns; each is checked to give the same total and page. Both take the page and the
+   total of matches in one statement (a window count beside the page). Also timed: the
+   statement the service builds, run alone (so the gap splits into SQL shape and Python
+   work).
    Median and 95th percentile of each. The engine's plans of both are printed
    (``EXPLAIN QUERY PLAN``, or ``EXPLAIN ANALYZE`` on PostgreSQL).
 3. **Import**: ``--import-rows`` incidents with their victims and witnesses, as two CSV
@@ -107,14 +109,12 @@ def timed(run: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def plans(node: Node, dialect: str, service: tuple[str, str], hand: Direct) -> None:
+def plans(node: Node, dialect: str, service: str, hand: Direct) -> None:
     explain = "EXPLAIN (ANALYZE, BUFFERS) " if dialect == "postgresql" else "EXPLAIN QUERY PLAN "
     with node.engine.connect() as connection:
         for name, sql, params in (
-            ("service's count", service[0], None),
-            ("service's page", service[1], None),
-            ("direct count", hand.count, hand.params),
-            ("direct page", hand.page, hand.params),
+            ("service's statement", service, None),
+            ("direct statement", hand.page, hand.params),
         ):
             if params is None:  # rendered with its values, which text() must not parse
                 rows = connection.exec_driver_sql(explain + sql).all()
@@ -141,15 +141,13 @@ def run_queries(node: Node, repeat: int, budget: float, show_plans: bool) -> lis
         # the service's unit of work does.
         def by_hand(hand: Any = hand) -> tuple[int, list[str]]:
             with node.engine.connect() as connection:
-                total = connection.execute(text(hand.count), hand.params).scalar()
                 page = connection.execute(text(hand.page), hand.params).all()
-                return int(total or 0), [row.id for row in page]
+                return (int(page[0].total) if page else 0), [row.id for row in page]
 
-        def built_sql(service: tuple[str, str] = service) -> int:
+        def built_sql(service: str = service) -> int:
             with node.engine.connect() as connection:
-                total = connection.exec_driver_sql(service[0]).scalar()
-                connection.exec_driver_sql(service[1]).all()
-                return int(total or 0)
+                page = connection.exec_driver_sql(service).all()
+                return int(page[0][-1]) if page else 0
 
         def through_service(query: SearchQuery = query) -> tuple[int, list[str]]:
             page = search(node, ACTOR, query)

@@ -3,13 +3,13 @@
 Each query has free text in one of the demo's scripts and two filters (a date range, a
 Rome Statute term, a region, victims' sex or age band). :func:`direct` writes the same
 query as a person would in SQL: the full-text match (FTS5 ``MATCH`` or ``tsvector @@``)
-joined to the record, and each filter as an ``EXISTS`` on ``records_facets`` and
-``records_links`` correlated with the record (an incident matches a term or a victim
-through its acts too, as the service does), nested so that every facet is looked up by
-its record: joined instead, SQLite without statistics reads the facet by name and value
-(every record holding the term) for each candidate. :func:`service_sql` renders the statements
-:mod:`comity.records.searching` builds for the same query, for timing them alone and for
-the engine's plan of each.
+joined to the record, the total as a window count beside the page, and each filter as an
+``EXISTS`` on ``records_facets`` and ``records_links`` correlated with the record (an
+incident matches a term or a victim through its acts too, as the service does), nested
+so that every facet is looked up by its record: joined instead, SQLite without
+statistics reads the facet by name and value (every record holding the term) for each
+candidate. :func:`service_sql` renders the statement :mod:`comity.records.searching`
+builds for the same query, for timing it alone and for the engine's plan.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ ORDER = "ORDER BY r.earliest IS NULL, r.earliest DESC, r.key DESC"
 
 @dataclass(frozen=True)
 class Direct:
-    """A query in hand-written SQL: the count, the page of ids, and their parameters."""
+    """A query in hand-written SQL: the page with the total of matches in each row (a
+    window count), and its parameters."""
 
-    count: str
     page: str
     params: dict[str, Any]
 
@@ -125,25 +125,20 @@ def direct(dialect: str, query: SearchQuery) -> Direct:
         where.append(_victims("term:age-bands", "band"))
     condition = " AND ".join(where)
     return Direct(
-        count=f"SELECT count(*) FROM {source} WHERE {condition}",  # noqa: S608
-        page=f"SELECT r.* FROM {source} WHERE {condition} {ORDER} LIMIT {query.limit}",  # noqa: S608
+        page=f"SELECT r.*, count(*) OVER () AS total FROM {source} "  # noqa: S608
+        f"WHERE {condition} {ORDER} LIMIT {query.limit}",
         params=params,
     )
 
 
-def service_sql(engine: Engine, session: Session, query: SearchQuery) -> tuple[str, str]:
-    """The count and page statements :mod:`comity.records.searching` runs for ``query``,
-    rendered with their values in place."""
+def service_sql(engine: Engine, session: Session, query: SearchQuery) -> str:
+    """The statement :mod:`comity.records.searching` runs for ``query`` (the page with the
+    total), rendered with its values in place."""
     where = conditions(session, query)
-    count = select(func.count()).select_from(Record).where(*where)
     page = (
-        select(Record)
+        select(Record, func.count().over())
         .where(*where)
         .order_by(Record.earliest.is_(None), Record.earliest.desc(), Record.key.desc())
         .limit(query.limit)
     )
-    literal = {"literal_binds": True}
-    return (
-        str(count.compile(dialect=engine.dialect, compile_kwargs=literal)),
-        str(page.compile(dialect=engine.dialect, compile_kwargs=literal)),
-    )
+    return str(page.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))

@@ -72,6 +72,24 @@ def test_the_index_follows_changes_and_deletions(node: Node, documenter: Actor) 
     assert found(node, documenter, text="roadblock") == set()
 
 
+def test_pages_give_the_total_of_matches_even_past_the_end(
+    node: Node, documenter: Actor, analyst: Actor
+) -> None:
+    made = [
+        create_record(
+            node, documenter, "incident", {"title": f"Roadblock {n}", "date": f"202{n}"}
+        ).id
+        for n in range(5)
+    ]
+    pages = [
+        search(node, analyst, SearchQuery(text="roadblock", limit=2, offset=offset))
+        for offset in (0, 2, 4, 6)
+    ]
+    assert [page.total for page in pages] == [5, 5, 5, 5]
+    assert [hit.id for page in pages for hit in page.hits] == made[::-1]
+    assert pages[-1].hits == []
+
+
 def test_term_labels_are_searchable(node: Node, documenter: Actor) -> None:
     record = create_record(
         node,

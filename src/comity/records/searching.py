@@ -243,18 +243,23 @@ def _snippet(view: RecordView, words: list[str]) -> str:
 def run_query(uow: UnitOfWork, actor: Actor, sealer_node: Node, query: SearchQuery) -> SearchPage:
     session = uow.session
     where = conditions(session, query)
-    total = session.scalar(select(func.count()).select_from(Record).where(*where)) or 0
-    rows = session.scalars(
-        select(Record)
+    # One pass over the matches gives both the page and the total (a window count taken
+    # before LIMIT); a page past the end has no row to carry the total, so it is counted.
+    found = session.execute(
+        select(Record, func.count().over())
         .where(*where)
         .order_by(Record.earliest.is_(None), Record.earliest.desc(), Record.key.desc())
         .limit(query.limit)
         .offset(query.offset)
-    )
+    ).all()
+    if found:
+        total = found[0][1]
+    else:
+        total = session.scalar(select(func.count()).select_from(Record).where(*where)) or 0
     sealer = sealer_of(sealer_node)
     words = query_words(query.text)
     hits = []
-    for record in rows:
+    for record, _ in found:
         view = view_of(record, actor, sealer)
         hits.append(
             SearchHit(
