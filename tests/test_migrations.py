@@ -22,6 +22,7 @@ from comity.audit.services import record
 from comity.db import Base, utcnow
 from comity.errors import InvalidCredentials
 from comity.exchange.descriptor import Descriptor, node_keys, sign_descriptor
+from comity.exchange.payload_models import IncomingChunk, IncomingPayload
 from comity.exchange.peers import add_peer
 from comity.identity.authn import login
 from comity.identity.models import RecoveryCode
@@ -172,6 +173,24 @@ def fill(node: Node, tmp_path: Path) -> None:
     save_search(node, cli_actor("tester"), "Attacks", SearchQuery(text="attack"))
     with node.uow() as uow:
         add_peer(uow, cli_actor("tester"), partner_descriptor())
+    with node.uow() as uow:  # a payload from it, on its way (its protocol needs two nodes)
+        uow.session.add(
+            IncomingPayload(
+                id="0b6f1d2e-3c4a-4e5f-8a9b-0c1d2e3f4a5b",
+                sender="partner-node.example",
+                manifest=b"{}",
+                size=1,
+                sha256="00" * 32,
+                chunk_size=65536,
+                chunks=1,
+                content_sha256="00" * 32,
+                content_size=0,
+                expires_at=utcnow(),
+            )
+        )
+        uow.session.flush()
+        uow.session.add(IncomingChunk(payload_id="0b6f1d2e-3c4a-4e5f-8a9b-0c1d2e3f4a5b", number=0))
+        uow.commit()
     with running_authority(tmp_path / "tsa") as authority:
         stamping = with_authority(node, authority.url, authority.ca_file)
         assert timestamp_pending(stamping, cli_actor("tester")).ok

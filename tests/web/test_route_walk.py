@@ -39,6 +39,9 @@ PUBLIC = {
     ("GET", "/api/v1/ledger/proof/consistency"),
     ("POST", "/api/v1/ledger/cosignatures"),
     ("GET", "/api/v1/node/descriptor"),
+    ("POST", "/api/v1/exchange/payloads"),
+    ("PUT", "/api/v1/exchange/payloads/{payload_id}/chunks/{number}"),
+    ("GET", "/api/v1/exchange/payloads/{payload_id}"),
     ("GET", "/api/v1/openapi.json"),
 }
 # Reviewed: any signed-in person, about themselves only.

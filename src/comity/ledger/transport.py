@@ -1,6 +1,8 @@
 """How this node talks to peer nodes over HTTP: the :class:`Transport` interface the
 witnessing services use, and :class:`HttpTransport`, its implementation with httpx, which
-also posts time-stamp requests to an RFC 3161 authority (:meth:`HttpTransport.post_bytes`).
+also posts time-stamp requests to an RFC 3161 authority (:meth:`HttpTransport.post_bytes`)
+and carries large payloads to peers (:meth:`~HttpTransport.post_bytes`,
+:meth:`~HttpTransport.put_bytes`; :mod:`comity.exchange.payloads`).
 
 The interface is three calls, each on a full URL: read a text document, read a JSON
 object, post a JSON object and read the JSON answer. Every failure (no connection, a
@@ -155,3 +157,7 @@ class HttpTransport:
         return self._send(
             "POST", url, content=body, headers={"Content-Type": content_type, "Accept": accept}
         )
+
+    def put_bytes(self, url: str, body: bytes, *, headers: dict[str, str]) -> bytes:
+        """``PUT url`` with ``body`` and ``headers``; the answer's bytes."""
+        return self._send("PUT", url, content=body, headers=headers)

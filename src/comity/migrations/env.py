@@ -8,6 +8,7 @@ from sqlalchemy import Connection, create_engine
 from comity.audit import models as _audit_models  # noqa: F401 - registers the tables
 from comity.db import Base
 from comity.exchange import models as _exchange_models  # noqa: F401 - registers the tables
+from comity.exchange import payload_models as _payload_models  # noqa: F401 - registers the tables
 from comity.identity import models as _identity_models  # noqa: F401 - registers the tables
 from comity.ledger import models as _ledger_models  # noqa: F401 - registers the tables
 from comity.migrations import modelled

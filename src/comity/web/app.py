@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
@@ -18,17 +19,20 @@ from starlette.concurrency import run_in_threadpool
 
 from comity import __version__
 from comity.errors import ComityError
+from comity.exchange.payload_format import MAX_CHUNK_SIZE
 from comity.ledger.schedule import LedgerSchedule
 from comity.node import Node
 from comity.vault.uploads import sweep_expired
 from comity.web import errors
+from comity.web.api import payloads, uploads
 from comity.web.api import router as api_router
-from comity.web.api import uploads
 from comity.web.guards import api_guard, page_guard
 from comity.web.pages import router as pages_router
 from comity.web.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger(__name__)
+CHUNK_PATHS = re.compile(f"{uploads.CHUNK_PATHS.pattern}|{payloads.CHUNK_PATHS.pattern}")
+"""``PUT`` paths whose bodies are chunks: of evidence uploads, and of payloads from peers."""
 SWEEP_SECONDS = 3600
 
 
@@ -81,8 +85,9 @@ def create_app(node: Node) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         limit=node.settings.max_request_bytes,
-        chunk_limit=node.settings.upload_chunk_bytes,
-        chunk_paths=uploads.CHUNK_PATHS,
+        # The uploads and the payloads check the exact size of each chunk themselves.
+        chunk_limit=max(node.settings.upload_chunk_bytes, MAX_CHUNK_SIZE),
+        chunk_paths=CHUNK_PATHS,
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=node.settings.cookie_secure)
     return app

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import compile_path
 
 from comity.errors import AuthenticationError
 from comity.identity.authn import SessionView, resolve_session
@@ -35,6 +36,8 @@ PUBLIC_PAGES = frozenset({"/login", "/language"})
 # latest checkpoint (not making one: POST on that path needs a token) and consistency
 # proofs, and handing over cosignatures, which authenticate themselves. The node's
 # descriptor is public only where the node publishes it (its route says no otherwise).
+# Peers deliver large payloads: the offer is a manifest signed by a confirmed peer, each
+# chunk is checked against it, and the status names a random id (web/api/payloads.py).
 PUBLIC_API = frozenset(
     {
         ("GET", "/api/v1/health"),
@@ -42,8 +45,13 @@ PUBLIC_API = frozenset(
         ("GET", "/api/v1/ledger/checkpoint"),
         ("GET", "/api/v1/ledger/proof/consistency"),
         ("POST", "/api/v1/ledger/cosignatures"),
+        ("POST", "/api/v1/exchange/payloads"),
+        ("PUT", "/api/v1/exchange/payloads/{payload_id}/chunks/{number}"),
+        ("GET", "/api/v1/exchange/payloads/{payload_id}"),
     }
 )
+_PUBLIC_API_PATHS = tuple((method, compile_path(path)[0]) for method, path in PUBLIC_API)
+"""``PUBLIC_API`` as patterns: its paths are route templates, some with parameters."""
 SECOND_FACTOR_PAGE = "/login/second-factor"
 PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path
 ENROL_PAGE = "/account/second-factor"
@@ -139,7 +147,10 @@ def page_view(request: Request) -> SessionView:
 def api_guard(request: Request) -> None:
     """Resolve the bearer token (sync: FastAPI runs it in the thread pool)."""
     ip, agent = client_ip(request), user_agent(request)
-    if (request.method, request.url.path) in PUBLIC_API:
+    if any(
+        method == request.method and path.match(request.url.path)
+        for method, path in _PUBLIC_API_PATHS
+    ):
         request.state.actor = anonymous(ip, agent)
         return
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")

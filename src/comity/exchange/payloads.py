@@ -1,0 +1,329 @@
+"""Sending large payloads to peer nodes: preparing one (:func:`prepare_payload`) and
+sending it to a recipient (:func:`send_payload`), resumably.
+
+**Preparing** encrypts a file once, streamed, with age to the X25519 keys of its
+recipients (confirmed peers, :func:`~comity.exchange.trust.recipient_keys`), into
+``<home>/exchange/outgoing/<payload id>/`` (:mod:`comity.exchange.payload_files`). The
+same pass takes the plaintext's SHA-256 (age does), the ciphertext's SHA-256 and the
+Merkle leaf hash of every chunk. The signed manifest names all of it; the plaintext's
+SHA-256 and size only sealed to the recipients. What preparing returns with it is the
+:class:`~comity.exchange.envelope_format.Attachment` to put in the envelope that tells
+the recipients about the payload: file name, plaintext size and SHA-256.
+
+**Sending** offers the manifest to the recipient, which answers which chunks it still
+misses, then sends those, each with its inclusion proof, until the recipient answers
+that the payload is complete. Nothing else is remembered: after any failure, or a
+restart of either node, calling :func:`send_payload` again resumes where the recipient
+stands. Chunks are sent in order, one at a time per recipient.
+
+Both steps are on this node's ledger (``exchange.payload.prepare``,
+``exchange.payload.send``, digests and node ids only) and in its audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from comity.audit.services import record
+from comity.db import utcnow
+from comity.errors import Conflict, NotFound, PeerAnswerInvalid
+from comity.exchange import payload_files as files
+from comity.exchange.envelope_fields import envelope_time
+from comity.exchange.envelope_format import Attachment
+from comity.exchange.key_ids import key_id
+from comity.exchange.models import ExchangePeer
+from comity.exchange.payload_format import (
+    DEFAULT_CHUNK_SIZE,
+    PROOF_HEADER,
+    Contents,
+    Manifest,
+    SignedManifest,
+    encode_proof,
+    parse_manifest,
+    sign_manifest,
+)
+from comity.exchange.peers import local_descriptor
+from comity.exchange.trust import recipient_keys
+from comity.identity.permissions import Actor
+from comity.ledger import merkle
+from comity.ledger.events import record_event
+from comity.node import Node
+from comity.vault.age import encrypt, encrypt_bytes
+from comity.vault.age_keys import X25519Recipient
+
+DEFAULT_LIFETIME = dt.timedelta(days=7)
+PAYLOADS_PATH = "/api/v1/exchange/payloads"
+
+Progress = Callable[[int, int], None]
+"""Called after each chunk with the bytes the recipient holds and the payload's size."""
+
+
+class PayloadTransport(Protocol):
+    """Reaching a recipient node; every method raises
+    :class:`~comity.errors.PeerUnreachable` on failure (as
+    :class:`~comity.ledger.transport.HttpTransport` does)."""
+
+    def post_bytes(self, url: str, body: bytes, *, content_type: str, accept: str) -> bytes: ...
+
+    def put_bytes(self, url: str, body: bytes, *, headers: dict[str, str]) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A payload ready to send, and the attachment entry its envelope gives."""
+
+    manifest: SignedManifest
+    attachment: Attachment
+
+
+@dataclass(frozen=True)
+class Sent:
+    """How a send ended: the recipient's status, and what this call sent."""
+
+    recipient: str
+    status: str
+    chunks_sent: int
+    bytes_sent: int
+
+
+class _ChunkDigests:
+    """A writer that passes the ciphertext on and takes, as it goes, its SHA-256 and the
+    Merkle leaf hash of each ``chunk_size`` piece (age's helper thread calls it, one
+    write at a time)."""
+
+    def __init__(self, out: Any, chunk_size: int) -> None:
+        self._out = out
+        self._chunk_size = chunk_size
+        self._whole = hashlib.sha256()
+        self._leaf = hashlib.sha256(merkle.LEAF_PREFIX)
+        self._in_leaf = 0
+        self.leaves: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self._whole.update(data)
+        self.size += len(data)
+        view = memoryview(data)
+        while view:
+            piece = view[: self._chunk_size - self._in_leaf]
+            self._leaf.update(piece)
+            self._in_leaf += len(piece)
+            view = view[len(piece) :]
+            if self._in_leaf == self._chunk_size:
+                self._end_leaf()
+        return len(data)
+
+    def _end_leaf(self) -> None:
+        self.leaves.append(self._leaf.digest())
+        self._leaf = hashlib.sha256(merkle.LEAF_PREFIX)
+        self._in_leaf = 0
+
+    def finish(self) -> str:
+        """The ciphertext's SHA-256, once everything is written."""
+        if self._in_leaf:
+            self._end_leaf()
+        return self._whole.hexdigest()
+
+
+def _encrypt(
+    source: Path, directory: Path, keys: list[X25519Recipient], chunk_size: int
+) -> tuple[_ChunkDigests, str, Contents]:
+    with source.open("rb") as reader, (directory / "data").open("xb") as out:
+        digests = _ChunkDigests(out, chunk_size)
+        result = encrypt(reader, digests, keys)
+        out.flush()
+        os.fsync(out.fileno())
+    contents = Contents(sha256=result.plaintext_sha256.hex(), size=result.plaintext_size)
+    return digests, digests.finish(), contents
+
+
+def prepare_payload(
+    node: Node,
+    actor: Actor,
+    source: Path,
+    recipients: Sequence[str],
+    *,
+    lifetime: dt.timedelta = DEFAULT_LIFETIME,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    now: dt.datetime | None = None,
+) -> Prepared:
+    """Encrypt ``source`` for ``recipients`` (confirmed peers) and make its manifest,
+    valid for ``lifetime`` (see the module docstring). A failure leaves nothing behind."""
+    created = envelope_time(now or utcnow(), "created_at")
+    with node.uow() as uow:
+        keys = recipient_keys(uow.session, recipients, now=created)
+        me = local_descriptor(uow.session, node.settings, node.keys).descriptor.node
+    ordered = sorted(keys)
+    age_keys = [X25519Recipient(keys[node_id].public_bytes_raw()) for node_id in ordered]
+    payload_id = str(uuid.uuid4())
+    final = files.outgoing_dir(node, payload_id)
+    work = final.with_name(f".{payload_id}.part")
+    work.mkdir(mode=0o700)
+    try:
+        digests, sha256, contents = _encrypt(source, work, age_keys, chunk_size)
+        attachment = Attachment(name=source.name, size=contents.size, sha256=contents.sha256)
+        signing_key = node.keys.signing_key()
+        signed = sign_manifest(
+            Manifest(
+                payload_id=payload_id,
+                sender=me,
+                sender_key=key_id(signing_key.public_key()),
+                recipients=tuple(ordered),
+                size=digests.size,
+                sha256=sha256,
+                chunk_size=chunk_size,
+                chunk_root=merkle.root(digests.leaves).hex(),
+                contents=encrypt_bytes(contents.encode(), age_keys),
+                created_at=created,
+                expires_at=created + lifetime,
+            ),
+            signing_key,
+        )
+        files.write_durably(work / "manifest", signed.raw)
+        files.write_durably(work / "leaves", b"".join(digests.leaves))
+        files.sync_directory(work)
+        os.replace(work, final)
+        files.sync_directory(final.parent)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    _record(node, actor, "exchange.payload.prepare", signed.manifest, {"recipients": ordered})
+    return Prepared(signed, attachment)
+
+
+def _record(
+    node: Node, actor: Actor, action: str, manifest: Manifest, data: dict[str, Any]
+) -> None:
+    with node.uow() as uow:
+        record_event(
+            uow.session,
+            actor,
+            action,
+            subject_type="payload",
+            subject_id=manifest.payload_id,
+            digests={"sha256": manifest.sha256, "chunk_root": manifest.chunk_root},
+            data={**data, "size": manifest.size},
+        )
+        record(
+            uow.session,
+            actor,
+            action,
+            target_type="payload",
+            target_id=manifest.payload_id,
+            detail={**data, "sha256": manifest.sha256, "size": manifest.size},
+        )
+        uow.commit()
+
+
+def outgoing_manifest(node: Node, payload_id: str) -> SignedManifest:
+    """The manifest of a payload this node prepared and still holds."""
+    path = files.outgoing_dir(node, payload_id) / "manifest"
+    try:
+        return parse_manifest(path.read_bytes())
+    except FileNotFoundError:
+        raise NotFound(f"This node holds no prepared payload {payload_id!r}.") from None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: str
+    held: int
+    missing: tuple[tuple[int, int], ...]
+
+
+def _answer(url: str, data: bytes, chunks: int) -> _Answer:
+    """The recipient's answer, checked to be what the protocol says."""
+    try:
+        value = json.loads(data)
+        missing = tuple((int(first), int(end)) for first, end in value.get("missing") or ())
+        answer = _Answer(str(value["status"]), int(value["held"]), missing)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise PeerAnswerInvalid(f"The answer of {url} is not a payload status.") from None
+    if any(not 0 <= first < end <= chunks for first, end in missing):
+        raise PeerAnswerInvalid(f"{url} asks for chunks the payload does not have.")
+    return answer
+
+
+def _endpoint(node: Node, recipient: str, manifest: Manifest) -> str:
+    if recipient not in manifest.recipients:
+        raise Conflict(f"Payload {manifest.payload_id} is not for {recipient}.")
+    with node.uow() as uow:
+        peer = uow.session.get(ExchangePeer, recipient)
+    if peer is None:
+        raise NotFound(f"{recipient!r} is not a peer of this node.")
+    return peer.endpoint.rstrip("/") + PAYLOADS_PATH
+
+
+def send_payload(
+    node: Node,
+    actor: Actor,
+    transport: PayloadTransport,
+    payload_id: str,
+    recipient: str,
+    *,
+    progress: Progress | None = None,
+) -> Sent:
+    """Send the prepared payload ``payload_id`` to ``recipient``, from where it stands
+    there, until the recipient holds it whole (see the module docstring). Raises
+    :class:`~comity.errors.PeerUnreachable` if the recipient cannot be reached or
+    refuses; calling again resumes."""
+    signed = outgoing_manifest(node, payload_id)
+    manifest = signed.manifest
+    url = _endpoint(node, recipient, manifest)
+    directory = files.outgoing_dir(node, payload_id)
+    answer = _answer(
+        url,
+        transport.post_bytes(
+            url, signed.raw, content_type="application/json", accept="application/json"
+        ),
+        manifest.chunks,
+    )
+    tree = merkle.MemoryTree(_leaves(directory / "leaves"))
+    sent = sent_bytes = 0
+    held = answer.held
+    for first, end in answer.missing:
+        for number in range(first, end):
+            offset, length = manifest.chunk_span(number)
+            data = files.read_at(directory / "data", offset, length)
+            proof = merkle.inclusion_proof(tree, number, manifest.chunks)
+            answer = _answer(
+                url,
+                transport.put_bytes(
+                    f"{url}/{payload_id}/chunks/{number}",
+                    data,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        PROOF_HEADER: encode_proof(proof),
+                    },
+                ),
+                manifest.chunks,
+            )
+            sent, sent_bytes, held = sent + 1, sent_bytes + length, held + 1
+            if progress is not None:
+                progress(min(held * manifest.chunk_size, manifest.size), manifest.size)
+    if answer.status != "complete":
+        raise Conflict(
+            f"{recipient} does not hold payload {payload_id} whole yet ({answer.status}); "
+            "send it again to resume."
+        )
+    marker = directory / f"sent-{recipient}"
+    if not marker.exists():
+        _record(node, actor, "exchange.payload.send", manifest, {"recipient": recipient})
+        files.write_durably(marker, b"")
+    return Sent(recipient, answer.status, sent, sent_bytes)
+
+
+def _leaves(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    size = merkle.HASH_SIZE
+    return [data[start : start + size] for start in range(0, len(data), size)]
