@@ -22,10 +22,14 @@ from comity.audit.services import record
 from comity.db import Base, utcnow
 from comity.errors import InvalidCredentials
 from comity.exchange.descriptor import Descriptor, node_keys, sign_descriptor
+from comity.exchange.envelope import seal
+from comity.exchange.inbox import receive_envelope
+from comity.exchange.outbox import send_message
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload
-from comity.exchange.peers import add_peer
+from comity.exchange.peers import add_peer, confirm_peer
 from comity.identity.authn import login
 from comity.identity.models import RecoveryCode
+from comity.identity.organisations import local_organisation
 from comity.identity.permissions import Role, cli_actor
 from comity.identity.tokens import create_token
 from comity.ledger.events import record_event
@@ -99,9 +103,9 @@ def row_counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def partner_descriptor() -> bytes:
+def partner_descriptor(signing: Ed25519PrivateKey) -> bytes:
     """The signed descriptor of a made-up peer node with fresh keys."""
-    signing, now = Ed25519PrivateKey.generate(), utcnow().replace(microsecond=0)
+    now = utcnow().replace(microsecond=0)
     keys = node_keys(signing.public_key(), X25519PrivateKey.generate().public_key(), now)
     descriptor = Descriptor(
         node="partner-node.example",
@@ -171,8 +175,29 @@ def fill(node: Node, tmp_path: Path) -> None:
         node, cli_actor("tester"), kind="person", name="clan", label="Clan", type="text"
     )
     save_search(node, cli_actor("tester"), "Attacks", SearchQuery(text="attack"))
+    partner = Ed25519PrivateKey.generate()
     with node.uow() as uow:
-        add_peer(uow, cli_actor("tester"), partner_descriptor())
+        peer = add_peer(uow, cli_actor("tester"), partner_descriptor(partner))
+    with node.uow() as uow:
+        confirm_peer(uow, cli_actor("tester"), peer.node_id, peer.row.fingerprint)
+    sent = send_message(
+        node, cli_actor("tester"), to=[peer.node_id], message_type="note.test", body=b"Hello."
+    )
+    with node.uow() as uow:
+        me = local_organisation(uow.session).id
+    now = utcnow()
+    reply = seal(
+        sender=peer.node_id,
+        signing_key=partner,
+        recipients={me: node.keys.encryption_key().public_key()},
+        conversation_id=sent.message.conversation_id,
+        sequence=1,
+        message_type="note.test",
+        body=b"Hello to you.",
+        sent_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
+    assert receive_envelope(node, reply).receipts
     with node.uow() as uow:  # a payload from it, on its way (its protocol needs two nodes)
         uow.session.add(
             IncomingPayload(

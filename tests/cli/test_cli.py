@@ -578,6 +578,16 @@ def test_the_command_tree_is_complete() -> None:
         "peers revoke",
         "peers list",
         "peers show",
+        "messages",
+        "messages peers",
+        "messages send",
+        "messages outbox",
+        "messages inbox",
+        "messages read",
+        "messages show",
+        "messages deliver",
+        "messages dead",
+        "messages retry",
     }
 
 

@@ -23,7 +23,8 @@ from comity.db import utcnow
 from comity.errors import Conflict
 from comity.exchange import peers
 from comity.exchange.envelope import seal
-from comity.exchange.inbox import ReceiveOutcome, receive_envelope, release_stale_holds
+from comity.exchange.inbox import ReceiveOutcome, receive_envelope
+from comity.exchange.inbox_order import release_stale_holds
 from comity.exchange.message_models import ExchangeReceipt, InboxState
 from comity.exchange.reading import read_message
 from comity.exchange.receipts import ReceiptKind, parse_receipt, verify_receipt

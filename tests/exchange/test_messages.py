@@ -5,6 +5,9 @@ retrieval receipt that reaches the sender. Receipts are ledger events on both si
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from comity.audit.models import AuditEvent
 from comity.db import utcnow
 from comity.errors import Conflict, NotFound, ValidationError
 from comity.exchange import peers
@@ -26,6 +30,7 @@ from comity.exchange.message_models import (
 from comity.exchange.outbox import resend_message
 from comity.exchange.reading import read_message
 from comity.exchange.receipts import ReceiptKind, envelope_digest, parse_receipt
+from comity.exchange.schedule import run_deliveries
 from exchange.network import OPERATOR, Network, counts, inbox, ledger_kinds, network
 
 
@@ -288,3 +293,34 @@ def test_sending_refuses_bad_input_and_changes_nothing(pair: Network) -> None:
     with pytest.raises(ValidationError, match="to itself"):
         pair.send("varesh", ["varesh"])
     assert counts(pair["varesh"].node) == before
+
+
+def test_the_server_delivers_on_its_timer_as_the_node_itself(pair: Network) -> None:
+    varesh = pair["varesh"]
+    timed = dataclasses.replace(
+        varesh.node,
+        settings=varesh.node.settings.model_copy(
+            update={"exchange_delivery_interval_seconds": 0.05}
+        ),
+    )
+    sent = pair.send("varesh", ["helgar"])
+
+    async def serve_a_while() -> None:
+        task = asyncio.create_task(run_deliveries(timed, pair.transport))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if inbox(pair["helgar"].node):
+                break
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(serve_a_while())
+    assert [row.message_id for row in inbox(pair["helgar"].node)] == [sent.message.message_id]
+    with varesh.node.uow() as uow:
+        actors = set(
+            uow.session.scalars(
+                select(AuditEvent.actor).where(AuditEvent.action == "messages.receipt.receive")
+            )
+        )
+    assert actors == {"system:delivery"}

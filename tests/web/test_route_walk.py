@@ -39,6 +39,7 @@ PUBLIC = {
     ("GET", "/api/v1/ledger/proof/consistency"),
     ("POST", "/api/v1/ledger/cosignatures"),
     ("GET", "/api/v1/node/descriptor"),
+    ("POST", "/api/v1/exchange/envelopes"),
     ("POST", "/api/v1/exchange/payloads"),
     ("PUT", "/api/v1/exchange/payloads/{payload_id}/chunks/{number}"),
     ("GET", "/api/v1/exchange/payloads/{payload_id}"),

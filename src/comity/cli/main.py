@@ -20,6 +20,7 @@ from comity.cli import (
     demo,
     evidence,
     ledger,
+    messages,
     package,
     peers,
     records,
@@ -73,6 +74,7 @@ app.add_typer(package.app, name="package")
 app.add_typer(records.app, name="records")
 app.add_typer(peers.node_app, name="node")
 app.add_typer(peers.peers_app, name="peers")
+app.add_typer(messages.app, name="messages")
 
 
 def main() -> None:

@@ -37,10 +37,11 @@ from sqlalchemy import or_, select
 from comity.db import utcnow
 from comity.errors import PeerUnreachable
 from comity.exchange.envelope_format import MAX_LIFETIME
-from comity.exchange.inbox import release_stale_holds
+from comity.exchange.inbox_order import release_stale_holds
 from comity.exchange.message_models import DeliveryState, ExchangeDelivery, ExchangeOutboxMessage
 from comity.exchange.models import ExchangePeer, PeerStatus
-from comity.exchange.outbox import apply_receipt, fail_delivery
+from comity.exchange.outbox import fail_delivery
+from comity.exchange.outbox_receipts import apply_receipt
 from comity.exchange.receipts import ReceiptInvalid
 from comity.exchange.transport import EnvelopeTransport, PostAnswer, envelopes_url
 from comity.identity.permissions import Actor, Permission, require

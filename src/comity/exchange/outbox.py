@@ -6,7 +6,8 @@ one commit, before anything goes on the network: a node that stops at any moment
 nothing, and the next delivery round (:mod:`comity.exchange.delivery`) takes it up.
 
 A delivery goes ``queued`` → ``accepted`` → ``delivered`` → ``retrieved`` as the
-recipient's signed receipts come back (:func:`apply_receipt`), or ends ``failed``: on a
+recipient's signed receipts come back
+(:func:`~comity.exchange.outbox_receipts.apply_receipt`), or ends ``failed``: on a
 signed rejection, when no acceptance came before the receipt timeout or the envelope's
 expiry (:func:`fail_delivery`), or when the recipient was revoked. **A failure is final**:
 the failed delivery is never tried again. :func:`resend_message` sends the same content
@@ -31,14 +32,12 @@ from sqlalchemy.orm import Session
 
 from comity.db import utcnow
 from comity.errors import Conflict, NotFound, ValidationError
-from comity.exchange.envelope import SenderStatus, peek_header, seal
+from comity.exchange.envelope import peek_header, seal
 from comity.exchange.envelope_format import Attachment, Message, encode_inner
 from comity.exchange.message_models import (
     DeliveryState,
     ExchangeDelivery,
     ExchangeOutboxMessage,
-    ExchangeReceipt,
-    ReceiptDirection,
 )
 from comity.exchange.messaging import (
     add_conversation,
@@ -48,14 +47,11 @@ from comity.exchange.messaging import (
     participants_of,
     record_change,
 )
+from comity.exchange.outbox_receipts import find_delivery
 from comity.exchange.receipts import (
-    ReceiptInvalid,
-    ReceiptKind,
     envelope_digest,
-    parse_receipt,
-    verify_receipt,
 )
-from comity.exchange.trust import recipient_keys, sender_keys
+from comity.exchange.trust import recipient_keys
 from comity.identity.permissions import Actor, Permission, require
 from comity.ledger.events import JsonValue
 from comity.node import Node
@@ -65,17 +61,6 @@ from comity.vault.age_keys import X25519Recipient
 RECEIPT_TYPES = "receipt."
 """Message types under this prefix are receipts this node sends by itself."""
 RETRIEVAL_RECEIPT_TYPE = "receipt.retrieval"
-_RANK = {
-    DeliveryState.QUEUED: 0,
-    DeliveryState.ACCEPTED: 1,
-    DeliveryState.DELIVERED: 2,
-    DeliveryState.RETRIEVED: 3,
-}
-_REACHED = {
-    ReceiptKind.ACCEPTANCE: DeliveryState.ACCEPTED,
-    ReceiptKind.DELIVERY: DeliveryState.DELIVERED,
-    ReceiptKind.RETRIEVAL: DeliveryState.RETRIEVED,
-}
 
 
 @dataclass(frozen=True)
@@ -243,14 +228,6 @@ def send_message(
     return sent
 
 
-def _delivery(session: Session, message_id: str, recipient: str) -> ExchangeDelivery | None:
-    return session.scalars(
-        select(ExchangeDelivery).where(
-            ExchangeDelivery.message_id == message_id, ExchangeDelivery.recipient == recipient
-        )
-    ).first()
-
-
 def resend_message(
     node: Node, actor: Actor, message_id: str, recipient: str, *, now: dt.datetime | None = None
 ) -> SentMessage:
@@ -261,7 +238,7 @@ def resend_message(
     moment = now or utcnow()
     with node.uow() as uow:
         session = uow.session
-        delivery = _delivery(session, message_id.strip().lower(), recipient.strip())
+        delivery = find_delivery(session, message_id.strip().lower(), recipient.strip())
         if delivery is None:
             raise NotFound(f"This node sent no message {message_id!r} to {recipient!r}.")
         if delivery.state != DeliveryState.FAILED:
@@ -323,96 +300,3 @@ def fail_delivery(
         digests={"envelope": message.envelope_sha256},
         data={"recipient": delivery.recipient, "failure": failure},
     )
-
-
-def apply_receipt(
-    session: Session, actor: Actor, raw: bytes, *, receiver: str, now: dt.datetime
-) -> ExchangeDelivery:
-    """Check a receipt that ``receiver`` gave for one of our messages and record it, in
-    the caller's transaction: its form, that it is about a message we sent it and the
-    very bytes we sent, and its signature with the receiver's keys on our trust list.
-    Raises :class:`ReceiptInvalid` (nothing recorded) otherwise. A receipt already held
-    changes nothing; after a failure, a receipt is kept but the failure stays final."""
-    signed = parse_receipt(raw)
-    receipt = signed.receipt
-    me = local_node_id(session)
-    if receipt.receiver != receiver or receipt.sender != me:
-        raise ReceiptInvalid(
-            f"The receipt is about a message from {receipt.sender} to {receipt.receiver}, "
-            f"not from this node to {receiver}."
-        )
-    delivery = _delivery(session, receipt.message_id, receiver)
-    if delivery is None:
-        raise ReceiptInvalid(f"This node sent no message {receipt.message_id} to {receiver}.")
-    message = session.get_one(ExchangeOutboxMessage, delivery.message_id)
-    if receipt.envelope_sha256 != message.envelope_sha256:
-        raise ReceiptInvalid(
-            f"{receiver} acknowledges other envelope bytes than those sent (SHA-256 "
-            f"{receipt.envelope_sha256}, sent {message.envelope_sha256})."
-        )
-    peer = sender_keys(session)(receiver)
-    if peer.status not in (SenderStatus.CONFIRMED, SenderStatus.SUSPENDED):
-        raise ReceiptInvalid(f"{receiver} is {peer.status.value} here; its receipts are not taken.")
-    verify_receipt(signed, peer.keys)
-    held = session.scalars(
-        select(ExchangeReceipt.id).where(
-            ExchangeReceipt.message_id == receipt.message_id,
-            ExchangeReceipt.sender == me,
-            ExchangeReceipt.receiver == receiver,
-            ExchangeReceipt.kind == receipt.kind.value,
-        )
-    ).first()
-    if held is not None:
-        return delivery
-    session.add(
-        ExchangeReceipt(
-            message_id=receipt.message_id,
-            sender=me,
-            receiver=receiver,
-            kind=receipt.kind.value,
-            direction=ReceiptDirection.RECEIVED,
-            document=signed.raw,
-            sha256=signed.sha256,
-            issued_at=receipt.time,
-            stored_at=now,
-        )
-    )
-    _advance(delivery, receipt.kind, receipt.time, reason=receipt.reason, detail=receipt.detail)
-    record_change(
-        session,
-        actor,
-        "exchange.receipt.receive",
-        message_id=receipt.message_id,
-        digests={"envelope": message.envelope_sha256, "receipt": signed.sha256},
-        data={"kind": receipt.kind.value, "receiver": receiver, "state": delivery.state},
-    )
-    return delivery
-
-
-def _advance(
-    delivery: ExchangeDelivery, kind: ReceiptKind, moment: dt.datetime, *, reason: str, detail: str
-) -> None:
-    """Move a delivery forward to what the receipt says; never back, never out of failed."""
-    if delivery.state == DeliveryState.FAILED:
-        return
-    if kind is ReceiptKind.REJECTION:
-        if delivery.state == DeliveryState.QUEUED:
-            delivery.state = DeliveryState.FAILED
-            delivery.failure = reason
-            delivery.failed_at = moment
-            delivery.last_error = detail
-            delivery.next_attempt_at = None
-        return
-    if kind is ReceiptKind.ACCEPTANCE:
-        delivery.accepted_at = delivery.accepted_at or moment
-    elif kind is ReceiptKind.DELIVERY:
-        delivery.delivered_at = delivery.delivered_at or moment
-        delivery.accepted_at = delivery.accepted_at or moment
-    else:
-        delivery.retrieved_at = delivery.retrieved_at or moment
-    reached = _REACHED[kind]
-    if _RANK[reached] > _RANK[DeliveryState(delivery.state)]:
-        delivery.state = reached
-    if _RANK[DeliveryState(delivery.state)] >= _RANK[DeliveryState.DELIVERED]:
-        delivery.next_attempt_at = None
-    delivery.last_error = ""

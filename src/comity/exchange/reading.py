@@ -21,7 +21,7 @@ from comity.audit.services import record
 from comity.db import utcnow
 from comity.errors import ComityError, Conflict, NotFound
 from comity.exchange.envelope_format import Message
-from comity.exchange.inbox import issue_receipt
+from comity.exchange.inbox_order import issue_receipt
 from comity.exchange.message_models import ExchangeInboxMessage, InboxState
 from comity.exchange.messaging import (
     StoredEnvelopeDamaged,

@@ -1,6 +1,7 @@
 """The FastAPI app factory. Nothing happens at import time; settings come in, an app
 comes out. While the app runs, its lifespan keeps the ledger's scheduled duties going
-(:mod:`comity.ledger.schedule`) and sweeps abandoned uploads hourly
+(:mod:`comity.ledger.schedule`), delivers the messages that are due
+(:mod:`comity.exchange.schedule`) and sweeps abandoned uploads hourly
 (:func:`comity.vault.uploads.sweep_expired`)."""
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from comity import __version__
 from comity.errors import ComityError
 from comity.exchange.payload_format import MAX_CHUNK_SIZE
+from comity.exchange.schedule import run_deliveries
 from comity.ledger.schedule import LedgerSchedule
 from comity.node import Node
 from comity.vault.uploads import sweep_expired
 from comity.web import errors
-from comity.web.api import payloads, uploads
+from comity.web.api import exchange, payloads, uploads
 from comity.web.api import router as api_router
 from comity.web.guards import api_guard, page_guard
 from comity.web.pages import router as pages_router
@@ -54,6 +56,8 @@ def _lifespan(node: Node) -> Callable[[FastAPI], contextlib.AbstractAsyncContext
         tasks = [asyncio.create_task(_sweep_uploads(node))]
         if schedule.active:
             tasks.append(asyncio.create_task(schedule.run()))
+        if node.settings.exchange_delivery_interval_seconds > 0:
+            tasks.append(asyncio.create_task(run_deliveries(node)))
         try:
             yield
         finally:
@@ -88,6 +92,7 @@ def create_app(node: Node) -> FastAPI:
         # The uploads and the payloads check the exact size of each chunk themselves.
         chunk_limit=max(node.settings.upload_chunk_bytes, MAX_CHUNK_SIZE),
         chunk_paths=CHUNK_PATHS,
+        route_limits=exchange.BODY_LIMITS,
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=node.settings.cookie_secure)
     return app

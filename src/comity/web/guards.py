@@ -36,6 +36,7 @@ PUBLIC_PAGES = frozenset({"/login", "/language"})
 # latest checkpoint (not making one: POST on that path needs a token) and consistency
 # proofs, and handing over cosignatures, which authenticate themselves. The node's
 # descriptor is public only where the node publishes it (its route says no otherwise).
+# Peers deliver envelopes, which their signatures authenticate against the trust list.
 # Peers deliver large payloads: the offer is a manifest signed by a confirmed peer, each
 # chunk is checked against it, and the status names a random id (web/api/payloads.py).
 PUBLIC_API = frozenset(
@@ -45,6 +46,7 @@ PUBLIC_API = frozenset(
         ("GET", "/api/v1/ledger/checkpoint"),
         ("GET", "/api/v1/ledger/proof/consistency"),
         ("POST", "/api/v1/ledger/cosignatures"),
+        ("POST", "/api/v1/exchange/envelopes"),
         ("POST", "/api/v1/exchange/payloads"),
         ("PUT", "/api/v1/exchange/payloads/{payload_id}/chunks/{number}"),
         ("GET", "/api/v1/exchange/payloads/{payload_id}"),

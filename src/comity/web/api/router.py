@@ -13,7 +13,7 @@ from comity.db import UnitOfWork
 from comity.identity import organisations, tokens, users
 from comity.identity.permissions import ROLE_LABELS, ROLE_PERMISSIONS, Actor
 from comity.settings import Settings
-from comity.web.api import ledger, node, payloads, records, uploads
+from comity.web.api import exchange, ledger, node, payloads, records, uploads
 from comity.web.api.schemas import (
     AuditEventOut,
     AuditPageOut,
@@ -48,6 +48,7 @@ router.include_router(ledger.router)
 router.include_router(node.router)
 router.include_router(uploads.router)
 router.include_router(records.router)
+router.include_router(exchange.router)
 router.include_router(payloads.router)
 
 
