@@ -151,17 +151,21 @@ def inbox_list(
     """
     with opened_node() as node:
         rows = message_views.inbox(node, local_operator(), receipts=receipts)
+        names = message_views.peer_names(node, local_operator())
     if as_json:
         print_json([_inbox_json(row) for row in rows])
         return
     if not rows:
         console.print("Nothing received yet.")
         return
-    shown = table("Message", "From", "Type", "State", "Received", "Read", whole=("Message",))
+    shown = table(
+        "Message", "From", "Type", "State", "Received", "Read",
+        whole=("Message", "State", "Received", "Read"),
+    )  # fmt: skip
     for row in rows:
         shown.add_row(
             row.message_id,
-            row.sender,
+            names.get(row.sender, row.sender),
             row.message_type,
             row.state,
             when(row.received_at),

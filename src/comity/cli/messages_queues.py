@@ -99,43 +99,62 @@ def peers(as_json: JsonOutput = False) -> None:
     if not found:
         console.print("No peers yet: add one with 'comity peers add FILE-OR-URL'.")
         return
-    shown = table(
-        "Node", "Status", "Reached", "Queued", "Accepted", "Delivered", "Failed", "Held here",
-        whole=("Node",),
-    )  # fmt: skip
     for peer in found:
-        reached = "-" if peer.reachable is None else ("yes" if peer.reachable else "no")
-        if peer.last_attempt_at is not None:
-            reached += f" ({when(peer.last_attempt_at)})"
-        shown.add_row(
-            peer.node_id,
-            peer.status,
-            reached,
-            *(str(n) for n in (peer.queued, peer.accepted, peer.delivered, peer.failed)),
-            str(peer.held_here),
+        if peer.reachable is None:
+            reached = Text("never tried")
+        else:
+            reached = Text(
+                "reachable" if peer.reachable else "unreachable",
+                style="green" if peer.reachable else "red",
+            )
+            reached.append(f" (last try {when(peer.last_attempt_at)} UTC)")
+        console.print(
+            Text.assemble((peer.name, "bold"), "  ", peer.status, "  ", reached), soft_wrap=True
         )
-    console.print(shown)
-    for peer in found:
+        for name, value in (
+            ("Node", peer.node_id),
+            (
+                "Outbox",
+                f"{peer.queued} queued, {peer.accepted} accepted, {peer.delivered} "
+                f"delivered, {peer.failed} failed",
+            ),
+            ("Inbox", f"{peer.held_here} held; last received {when(peer.last_received_at)}"),
+        ):
+            console.print(Text.assemble("  ", (name, "bold"), "  ", value), soft_wrap=True)
         if peer.reachable is False:
-            errors.print(f"{peer.node_id}: {peer.last_error}", soft_wrap=True)
+            console.print(
+                Text.assemble("  ", ("Last error", "bold"), "  ", (peer.last_error, "red")),
+                soft_wrap=True,
+            )
 
 
-def _print_outbox(entries: list[message_views.OutboxEntry], title: str) -> None:
+def print_outbox(
+    entries: list[message_views.OutboxEntry], names: dict[str, str], title: str
+) -> None:
+    """A table of deliveries, then the last error of each that has one, in full."""
     shown = table(
-        "Message", "To", "State", "Tries", "Next try", "Last error", title=title,
-        whole=("Message", "Next try"),
+        "Message", "To", "State", "Tries", "Next try", title=title,
+        whole=("Message", "State", "Next try"),
     )  # fmt: skip
     for entry in entries:
         delivery = entry.delivery
+        state = state_text(delivery.state)
+        if delivery.failure:
+            state.append(f" ({delivery.failure})")
         shown.add_row(
             entry.message.message_id,
-            delivery.recipient,
-            state_text(delivery.state),
+            names.get(delivery.recipient, delivery.recipient),
+            state,
             str(delivery.attempts),
             when(delivery.next_attempt_at),
-            delivery.last_error or "-",
         )
     console.print(shown)
+    for entry in entries:
+        if entry.delivery.last_error:
+            console.print(
+                Text.assemble((entry.message.message_id, "bold"), "  ", entry.delivery.last_error),
+                soft_wrap=True,
+            )
 
 
 def outbox_list(
@@ -151,12 +170,13 @@ def outbox_list(
     """
     with opened_node() as node:
         entries = message_views.outbox(node, local_operator(), states=state or ())
+        names = message_views.peer_names(node, local_operator())
     if as_json:
         print_json([entry_json(entry) for entry in entries])
     elif not entries:
         console.print("Nothing sent yet.")
     else:
-        _print_outbox(entries, "Outbox")
+        print_outbox(entries, names, "Outbox")
 
 
 def dead(as_json: JsonOutput = False) -> None:
@@ -167,31 +187,40 @@ def dead(as_json: JsonOutput = False) -> None:
     """
     with opened_node() as node:
         entries = message_views.dead_letters(node, local_operator())
+        names = message_views.peer_names(node, local_operator())
     if as_json:
         print_json([entry_json(entry) for entry in entries])
     elif not entries:
         console.print("No failed deliveries.")
     else:
-        _print_outbox(entries, "Failed deliveries")
+        print_outbox(entries, names, "Failed deliveries")
         errors.print(
             f"{plural(len(entries), 'delivery', 'deliveries')} failed for good.", style="red"
         )
 
 
-def _summary(done: DeliveryRound) -> None:
+def _summary(done: DeliveryRound, names: dict[str, str]) -> None:
     for ended in done.ended:
         errors.print(
-            f"Message {ended.message_id} to {ended.recipient} failed for good: {ended.failure}.",
+            f"Message {ended.message_id} to {names.get(ended.recipient, ended.recipient)} "
+            f"failed for good: {ended.failure}.",
             style="red",
             soft_wrap=True,
         )
-    shown = table("Message", "To", "State", "Error", title="Delivery round", whole=("Message",))
+    shown = table("Message", "To", "State", title="Delivery round", whole=("Message", "State"))
     for attempt in done.attempts:
         shown.add_row(
-            attempt.message_id, attempt.recipient, state_text(attempt.state), attempt.error or "-"
+            attempt.message_id,
+            names.get(attempt.recipient, attempt.recipient),
+            state_text(attempt.state),
         )
     if done.attempts:
         console.print(shown)
+    for attempt in done.attempts:
+        if attempt.error:
+            console.print(
+                Text.assemble((attempt.message_id, "bold"), "  ", attempt.error), soft_wrap=True
+            )
     delivered = sum(
         1 for a in done.attempts if a.state in {DeliveryState.DELIVERED, DeliveryState.ACCEPTED}
     )
@@ -215,6 +244,7 @@ def deliver(as_json: JsonOutput = False) -> None:
         errors.status("Delivering…"),
     ):
         done = deliver_due(node, local_operator(), transport)
+        names = message_views.peer_names(node, local_operator())
     if as_json:
         print_json(
             {
@@ -235,7 +265,7 @@ def deliver(as_json: JsonOutput = False) -> None:
             }
         )
         return
-    _summary(done)
+    _summary(done, names)
 
 
 def retry(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from comity.errors import NotFound
 from comity.exchange.message_models import (
@@ -26,6 +26,7 @@ from comity.exchange.messaging import local_node_id, require_any
 from comity.exchange.models import ExchangePeer
 from comity.exchange.outbox import RECEIPT_TYPES
 from comity.exchange.receipts import parse_receipt
+from comity.identity.models import Organisation
 from comity.identity.permissions import Actor, Permission
 from comity.node import Node
 
@@ -39,6 +40,7 @@ class PeerQueues:
     showed (``None`` before any)."""
 
     node_id: str
+    name: str
     status: str
     endpoint: str
     queued: int
@@ -87,6 +89,23 @@ class MessageView:
     receipts: tuple[ReceiptView, ...]
 
 
+def _names(session: Session) -> dict[str, str]:
+    return dict(
+        session.execute(
+            select(ExchangePeer.node_id, Organisation.name).join(
+                Organisation, Organisation.id == ExchangePeer.organisation_id
+            )
+        ).all()
+    )
+
+
+def peer_names(node: Node, actor: Actor) -> dict[str, str]:
+    """The organisation name of every peer, by node id, to show people."""
+    require_any(actor, *_VIEW)
+    with node.uow() as uow:
+        return _names(uow.session)
+
+
 def peer_queues(node: Node, actor: Actor) -> list[PeerQueues]:
     """Every peer with its deliveries by state, messages held here from it, and how the
     latest post to it went."""
@@ -94,6 +113,7 @@ def peer_queues(node: Node, actor: Actor) -> list[PeerQueues]:
     with node.uow() as uow:
         session = uow.session
         found: list[PeerQueues] = []
+        names = _names(session)
         for peer in session.scalars(select(ExchangePeer).order_by(ExchangePeer.node_id)):
             deliveries = session.scalars(
                 select(ExchangeDelivery).where(ExchangeDelivery.recipient == peer.node_id)
@@ -107,6 +127,7 @@ def peer_queues(node: Node, actor: Actor) -> list[PeerQueues]:
             found.append(
                 PeerQueues(
                     node_id=peer.node_id,
+                    name=names[peer.node_id],
                     status=peer.status,
                     endpoint=peer.endpoint,
                     queued=states[DeliveryState.QUEUED],
