@@ -5,6 +5,7 @@ sender in process through a :class:`Relay` that can cut the connection on purpos
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,15 +46,17 @@ class Relay:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.chunks = 0
+        self._lock = threading.Lock()
         self.cut_after: int | None = None
         self.rewrite: Callable[[httpx.Request], httpx.Request] | None = None
         self.transport = HttpTransport(transport=httpx.MockTransport(self.handle))
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.method == "PUT":
-            if self.cut_after is not None and self.chunks >= self.cut_after:
-                raise httpx.ConnectError("the receiving node is gone", request=request)
-            self.chunks += 1
+            with self._lock:  # the sender puts several chunks at once
+                if self.cut_after is not None and self.chunks >= self.cut_after:
+                    raise httpx.ConnectError("the receiving node is gone", request=request)
+                self.chunks += 1
         if self.rewrite is not None:
             request = self.rewrite(request)
         answer = self.client.request(

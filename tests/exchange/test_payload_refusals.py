@@ -29,8 +29,9 @@ from comity.exchange.payload_format import (
 )
 from comity.exchange.payload_inbox import payload_state, receive_chunk, receive_offer
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload
+from comity.exchange.payload_send import send_payload
 from comity.exchange.payload_store import open_payload
-from comity.exchange.payloads import Prepared, outgoing_manifest, prepare_payload, send_payload
+from comity.exchange.payloads import Prepared, outgoing_manifest, prepare_payload
 from comity.node import Node
 from comity.vault.age import encrypt_bytes
 from comity.vault.age_keys import X25519Recipient
@@ -192,7 +193,7 @@ def test_a_tampered_chunk_is_refused_and_nothing_is_written(world: World) -> Non
     with pytest.raises(Exception, match="does not match the manifest"):
         world.send()
     state = payload_state(world.receiver, world.payload_id)
-    assert (state.held, state.missing) == (1, ((1, state.chunks),))
+    assert (state.held, state.missing) == (state.chunks - 1, ((1, 2),))  # all but that one
     partial = payload_files.partial_path(world.receiver, world.payload_id)
     offset, length = world.prepared.manifest.manifest.chunk_span(1)
     with partial.open("rb") as stored:
@@ -233,13 +234,12 @@ def test_a_payload_is_completed_and_recorded_once_even_after_a_stop_midway(
     # renaming the file into place but before recording the completion.
     manifest = world.prepared.manifest.manifest
     partial = payload_files.partial_path(world.receiver, world.payload_id)
-    data = payload_files.read_at(
-        payload_files.outgoing_dir(world.sender, world.payload_id) / "data", 0, manifest.size
-    )
+    data = (payload_files.outgoing_dir(world.sender, world.payload_id) / "data").read_bytes()
     partial.write_bytes(data)
     os.replace(partial, payload_files.incoming_path(world.receiver, manifest.sha256))
+    ((missing, _),) = payload_state(world.receiver, world.payload_id).missing or ()
     with world.receiver.uow() as uow:
-        uow.session.add(IncomingChunk(payload_id=world.payload_id, number=manifest.chunks - 1))
+        uow.session.add(IncomingChunk(payload_id=world.payload_id, number=missing))
         uow.commit()
 
     state = receive_offer(world.receiver, OPERATOR, world.prepared.manifest.raw)

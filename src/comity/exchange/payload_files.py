@@ -90,10 +90,13 @@ def make_partial(path: Path, size: int) -> None:
 def locked(path: Path, *, exclusive: bool) -> Iterator[int]:
     """``path`` open for reading and writing under a shared lock (chunk writers, which
     write at distinct offsets) or an exclusive one (completing the payload), across
-    threads and processes. :class:`FileNotFoundError` if it is gone (completed)."""
+    threads and processes. :class:`FileNotFoundError` if it is gone, or was renamed
+    away (completed) while this waited for the lock."""
     descriptor = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if not os.path.samestat(os.fstat(descriptor), os.stat(path)):
+            raise FileNotFoundError(path)
         yield descriptor
     finally:
         os.close(descriptor)
@@ -108,12 +111,11 @@ def write_at(descriptor: int, offset: int, data: bytes) -> None:
     os.fdatasync(descriptor)
 
 
-def read_at(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as source:
-        source.seek(offset)
-        data = source.read(length)
+def read_at(descriptor: int, offset: int, length: int) -> bytes:
+    """Exactly ``length`` bytes at ``offset`` of the open file."""
+    data = os.pread(descriptor, length, offset)
     if len(data) != length:
-        raise Conflict(f"{path.name} is shorter than its manifest says; prepare it again.")
+        raise Conflict("A prepared payload is shorter than its manifest says; prepare it again.")
     return data
 
 

@@ -10,11 +10,11 @@ recipients, and its lifetime. A receiver checks each chunk against the root with
 inclusion proof before it writes a byte, and the whole ciphertext against its SHA-256 at
 the end.
 
-This module owns the encodings and the checks that need no state:
-:func:`sign_manifest` makes a manifest, :func:`parse_manifest` checks its form,
-:func:`verify_manifest` its sender, signature, addressing and times,
-:func:`open_contents` unseals what the payload holds, and :func:`check_chunk` a chunk.
-``docs/formats/payload.md`` is the specification; the two must say the same thing.
+This module owns the encodings: :func:`sign_manifest` makes a manifest,
+:func:`parse_manifest` checks the form of one, :func:`decode_contents` reads what its
+sealed contents say once unsealed. The checks of trust, of the contents with a key and
+of chunks are :mod:`comity.exchange.payload_checks`. ``docs/formats/payload.md`` is the
+specification; the two must say the same thing.
 """
 
 from __future__ import annotations
@@ -22,16 +22,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from comity.errors import ComityError
-from comity.exchange.envelope import Sender, SenderKeys, SenderStatus, SigningKey
 from comity.exchange.envelope_fields import (
     check_count,
     check_node_id,
@@ -44,13 +39,9 @@ from comity.exchange.envelope_fields import (
 from comity.exchange.errors import EnvelopeInvalid
 from comity.exchange.key_ids import is_key_id, key_id
 from comity.exchange.payload_errors import PayloadInvalid, PayloadReason, PayloadRejected
-from comity.ledger import merkle
 from comity.ledger.canonical import canonical_json
-from comity.ledger.errors import EntryError, ProofError
+from comity.ledger.errors import EntryError
 from comity.ledger.note import b64decode_strict
-from comity.ledger.proofs import verify_inclusion
-from comity.vault.age import decrypt_bytes
-from comity.vault.age_keys import X25519Identity
 
 FORMAT = "comity-payload/1"
 SIGNING_CONTEXT = b"comity-payload/1 signature\n"
@@ -228,7 +219,7 @@ def sign_manifest(manifest: Manifest, signing_key: Ed25519PrivateKey) -> SignedM
     return SignedManifest(manifest, signature, _document(manifest, signature))
 
 
-# Reading a manifest: the checks of form (parse_manifest), then of trust (verify_manifest).
+# Reading a manifest: the checks of its form (those of trust are payload_checks').
 
 
 def _members(value: object, fields: frozenset[str], what: str) -> dict[str, Any]:
@@ -316,129 +307,15 @@ def parse_manifest(data: bytes) -> SignedManifest:
     return SignedManifest(manifest, signature, data)
 
 
-def _signing_keys(manifest: Manifest, sender: Sender) -> list[SigningKey]:
-    who = f"The sender {manifest.sender!r}"
-    if sender.status is SenderStatus.UNKNOWN:
-        raise PayloadRejected(PayloadReason.UNKNOWN_SENDER, f"{who} is not a peer of this node.")
-    if sender.status is SenderStatus.REVOKED:
-        raise PayloadRejected(PayloadReason.REVOKED_SENDER, f"{who} was revoked.")
-    if sender.status is not SenderStatus.CONFIRMED:
-        raise PayloadRejected(
-            PayloadReason.SENDER_NOT_CONFIRMED, f"{who} is {sender.status.value}."
-        )
-    keys = [key for key in sender.keys if key.id == manifest.sender_key]
-    if not keys:
-        raise PayloadRejected(
-            PayloadReason.UNKNOWN_KEY, f"{who} has no signing key {manifest.sender_key!r}."
-        )
-    return keys
-
-
-def verify_manifest(
-    signed: SignedManifest,
-    *,
-    me: str,
-    sender_keys: SenderKeys,
-    now: dt.datetime,
-    max_clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
-) -> None:
-    """Checks, in the order of ``docs/formats/payload.md``, that ``signed`` comes from a
-    confirmed peer with a key valid when it was made, is for ``me`` and is current;
-    raises :class:`PayloadRejected` with the first reason that applies."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be an aware datetime")
-    manifest = signed.manifest
-    keys = _signing_keys(manifest, sender_keys(manifest.sender))
+def decode_contents(data: bytes) -> Contents:
+    """The contents in ``data`` (once unsealed), which must be their canonical JSON;
+    refused as ``malformed``."""
     try:
-        keys[0].public_key.verify(signed.signature, manifest.signed_bytes())
-    except InvalidSignature:
-        raise PayloadRejected(
-            PayloadReason.BAD_SIGNATURE,
-            f"The signature does not verify with {manifest.sender}'s key "
-            f"{manifest.sender_key}: the manifest or the signature was altered.",
-        ) from None
-    if not any(key.valid_at(manifest.created_at) for key in keys):
-        raise PayloadRejected(
-            PayloadReason.KEY_NOT_VALID_AT_CREATION,
-            f"The key {manifest.sender_key} was not valid for {manifest.sender} when the "
-            f"manifest was made ({format_time(manifest.created_at)}).",
-        )
-    if me not in manifest.recipients:
-        raise PayloadRejected(
-            PayloadReason.MISADDRESSED,
-            f"The payload is for {', '.join(manifest.recipients)}, not {me}.",
-        )
-    if now - manifest.expires_at > max_clock_skew:
-        raise PayloadRejected(
-            PayloadReason.EXPIRED, f"The payload expired at {format_time(manifest.expires_at)}."
-        )
-    if manifest.created_at - now > max_clock_skew:
-        raise PayloadRejected(
-            PayloadReason.FROM_THE_FUTURE,
-            f"The manifest says it was made at {format_time(manifest.created_at)}, ahead of "
-            f"this node's clock by more than {max_clock_skew}.",
-        )
-
-
-def open_contents(manifest: Manifest, identities: Sequence[X25519PrivateKey]) -> Contents:
-    """What the payload holds, unsealed with one of ``identities``; refused as
-    ``undecryptable`` if none opens it or it is not as specified."""
-    try:
-        data = decrypt_bytes(
-            manifest.contents,
-            [X25519Identity(identity.private_bytes_raw()) for identity in identities],
-        )
         fields = _members(json.loads(data.decode("utf-8")), _CONTENTS_FIELDS, "contents")
         contents = Contents(sha256=fields["sha256"], size=_integer(fields["size"], "size"))
-        if contents.encode() != data:
-            raise _rejected("The sealed contents are not in canonical form.")
-    except (ComityError, ValueError) as exc:
-        reason = exc.message if isinstance(exc, ComityError) else "they are not UTF-8 JSON"
-        raise PayloadRejected(
-            PayloadReason.UNDECRYPTABLE, f"The sealed contents cannot be read here: {reason}"
-        ) from None
+    except (ValueError, PayloadInvalid) as exc:
+        reason = exc.message if isinstance(exc, PayloadInvalid) else "not UTF-8 JSON"
+        raise _rejected(f"The sealed contents: {reason}") from None
+    if contents.encode() != data:
+        raise _rejected("The sealed contents are not in canonical form.")
     return contents
-
-
-# Chunks and their proofs.
-
-
-def encode_proof(proof: Sequence[bytes]) -> str:
-    """An inclusion proof as it travels in the ``Comity-Chunk-Proof`` header: the base64
-    of its hashes, concatenated (empty for a payload of one chunk)."""
-    return base64.b64encode(b"".join(proof)).decode("ascii")
-
-
-def decode_proof(text: str) -> list[bytes]:
-    raw = b64decode_strict(text) if text else b""
-    if raw is None or len(raw) % merkle.HASH_SIZE:
-        raise PayloadRejected(
-            PayloadReason.CHUNK_MISMATCH,
-            "The chunk's proof is not base64 of whole 32-byte hashes.",
-        )
-    return [raw[start : start + merkle.HASH_SIZE] for start in range(0, len(raw), merkle.HASH_SIZE)]
-
-
-def check_chunk(manifest: Manifest, number: int, data: bytes, proof: Sequence[bytes]) -> None:
-    """Refuses (``chunk_mismatch``) a chunk that is not chunk ``number`` of the payload:
-    its length must be the chunk's, and its leaf hash with ``proof`` must lead to the
-    manifest's ``chunk_root``."""
-    _, length = manifest.chunk_span(number)
-    if len(data) != length:
-        raise PayloadRejected(
-            PayloadReason.CHUNK_MISMATCH,
-            f"Chunk {number} is {length} bytes long; {len(data)} came.",
-        )
-    try:
-        verify_inclusion(
-            merkle.leaf_hash(data),
-            number,
-            manifest.chunks,
-            proof,
-            bytes.fromhex(manifest.chunk_root),
-        )
-    except ProofError as exc:
-        raise PayloadRejected(
-            PayloadReason.CHUNK_MISMATCH,
-            f"Chunk {number} does not match the manifest: {exc.message}",
-        ) from None

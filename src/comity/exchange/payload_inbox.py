@@ -37,6 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from comity.audit.services import record, record_refusal
 from comity.db import utcnow
@@ -44,17 +45,14 @@ from comity.errors import Conflict, NotFound
 from comity.exchange import payload_files as files
 from comity.exchange import payload_store
 from comity.exchange.envelope_fields import UUID4
-from comity.exchange.payload_errors import ManifestConflict, PayloadRejected
-from comity.exchange.payload_format import (
-    DEFAULT_CLOCK_SKEW,
-    Contents,
-    Manifest,
+from comity.exchange.payload_checks import (
     check_chunk,
     decode_proof,
     open_contents,
-    parse_manifest,
     verify_manifest,
 )
+from comity.exchange.payload_errors import ManifestConflict, PayloadRejected
+from comity.exchange.payload_format import DEFAULT_CLOCK_SKEW, Contents, Manifest, parse_manifest
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload, PayloadStatus
 from comity.exchange.peers import local_descriptor
 from comity.exchange.trust import sender_keys
@@ -88,32 +86,36 @@ def _ranges(numbers: list[int], chunks: int) -> tuple[tuple[int, int], ...]:
     return tuple(missing)
 
 
-def _state(node: Node, payload_id: str, *, missing: bool = True) -> PayloadState:
-    with node.uow() as uow:
-        row = uow.session.get(IncomingPayload, payload_id)
-        if row is None:
-            raise NotFound(f"This node holds no payload {payload_id!r}; offer its manifest.")
-        numbers = (
-            list(
-                uow.session.scalars(
-                    select(IncomingChunk.number)
-                    .where(IncomingChunk.payload_id == payload_id)
-                    .order_by(IncomingChunk.number)
-                )
-            )
-            if missing and row.status == PayloadStatus.RECEIVING
-            else None
-        )
-    complete = row.status == PayloadStatus.COMPLETE
+def _of(
+    row: IncomingPayload, held: int, missing: tuple[tuple[int, int], ...] | None
+) -> PayloadState:
     return PayloadState(
         payload_id=row.id,
         status=row.status,
         size=row.size,
         chunk_size=row.chunk_size,
         chunks=row.chunks,
-        held=row.chunks if complete else _count(node, payload_id),
-        missing=(() if missing else None) if numbers is None else _ranges(numbers, row.chunks),
+        held=held,
+        missing=missing,
     )
+
+
+def _state(node: Node, payload_id: str, *, missing: bool = True) -> PayloadState:
+    with node.uow() as uow:
+        row = uow.session.get(IncomingPayload, payload_id)
+        if row is None:
+            raise NotFound(f"This node holds no payload {payload_id!r}; offer its manifest.")
+        if row.status != PayloadStatus.RECEIVING:
+            held = row.chunks if row.status == PayloadStatus.COMPLETE else 0
+            return _of(row, held, () if missing else None)
+        if not missing:
+            return _of(row, _count(uow.session, payload_id), None)
+        numbers = uow.session.scalars(
+            select(IncomingChunk.number)
+            .where(IncomingChunk.payload_id == payload_id)
+            .order_by(IncomingChunk.number)
+        ).all()
+    return _of(row, len(numbers), _ranges(list(numbers), row.chunks))
 
 
 def payload_state(node: Node, payload_id: str) -> PayloadState:
@@ -205,9 +207,13 @@ def _manifest(row: IncomingPayload) -> Manifest:
     return parse_manifest(row.manifest).manifest
 
 
-def _open_row(node: Node, payload_id: str, now: dt.datetime) -> IncomingPayload:
+def _open_row(
+    node: Node, payload_id: str, number: int, now: dt.datetime
+) -> tuple[IncomingPayload, bool]:
+    """The payload's row, and whether chunk ``number`` of it is held."""
     with node.uow() as uow:
         row = uow.session.get(IncomingPayload, payload_id) if UUID4.match(payload_id) else None
+        held = row is not None and uow.session.get(IncomingChunk, (payload_id, number)) is not None
     if row is None:
         raise NotFound(f"This node holds no payload {payload_id[:40]!r}; offer its manifest.")
     if row.status == PayloadStatus.EXPIRED or (
@@ -217,7 +223,7 @@ def _open_row(node: Node, payload_id: str, now: dt.datetime) -> IncomingPayload:
             f"Payload {payload_id} expired before it was complete; prepare and send it anew.",
             fields={"status": PayloadStatus.EXPIRED},
         )
-    return row
+    return row, held
 
 
 def receive_chunk(
@@ -231,66 +237,66 @@ def receive_chunk(
 ) -> PayloadState:
     """Take chunk ``number`` of an offered payload, with its inclusion ``proof`` (the
     ``Comity-Chunk-Proof`` header), as the module docstring says; a refused chunk
-    changes nothing."""
-    row = _open_row(node, payload_id, now or utcnow())
-    if row.status == PayloadStatus.COMPLETE:
+    changes nothing. The answer gives the payload's status and how many chunks are
+    held, not which (an offer or the status says that)."""
+    row, held = _open_row(node, payload_id, number, now or utcnow())
+    if row.status != PayloadStatus.RECEIVING or held:
         return _state(node, payload_id, missing=False)
     manifest = _manifest(row)
     if not 0 <= number < manifest.chunks:
         raise NotFound(f"Payload {payload_id} has chunks 0 to {manifest.chunks - 1}.")
     check_chunk(manifest, number, data, decode_proof(proof))
     offset, _ = manifest.chunk_span(number)
+    partial = files.partial_path(node, payload_id)
     try:
-        with files.locked(files.partial_path(node, payload_id), exclusive=False) as descriptor:
-            _write_chunk(node, payload_id, number, descriptor, offset=offset, data=data)
+        with files.locked(partial, exclusive=False) as descriptor:
+            files.write_at(descriptor, offset, data)
+            count = _record_chunk(node, payload_id, number)
     except FileNotFoundError:
-        pass  # completed meanwhile by another request: every chunk is held
-    _complete_if_held(node, payload_id)
-    return _state(node, payload_id, missing=False)
+        # Completed by another request meanwhile (renamed under an exclusive lock).
+        return _state(node, payload_id, missing=False)
+    status = row.status
+    if count == row.chunks:
+        status = _complete_if_held(node, payload_id)
+    return dataclasses.replace(_of(row, count, missing=None), status=status)
 
 
-def _write_chunk(
-    node: Node, payload_id: str, number: int, descriptor: int, *, offset: int, data: bytes
-) -> None:
-    """Under the shared lock: unless the chunk is held (or the payload complete), write
-    it durably, then commit its row."""
+def _record_chunk(node: Node, payload_id: str, number: int) -> int:
+    """Record chunk ``number`` as held, once its bytes are durable; how many are held.
+    The payload's row is locked first, so that no chunk is recorded after completion."""
     with node.uow() as uow:
-        held = uow.session.get(IncomingChunk, (payload_id, number)) is not None
         status = uow.session.scalar(
-            select(IncomingPayload.status).where(IncomingPayload.id == payload_id)
+            select(IncomingPayload.status).where(IncomingPayload.id == payload_id).with_for_update()
         )
-    if held or status != PayloadStatus.RECEIVING:
-        return
-    files.write_at(descriptor, offset, data)
-    try:
-        with node.uow() as uow:
-            uow.session.add(IncomingChunk(payload_id=payload_id, number=number))
-            uow.session.execute(
-                update(IncomingPayload)
-                .where(IncomingPayload.id == payload_id)
-                .values(updated_at=utcnow())
-            )
-            uow.commit()
-    except IntegrityError:
-        pass  # the same chunk arrived twice at once; the same bytes were written
+        if status == PayloadStatus.RECEIVING:
+            exists = uow.session.get(IncomingChunk, (payload_id, number)) is not None
+            if not exists:  # else the same chunk came twice at once: the same bytes
+                uow.session.add(IncomingChunk(payload_id=payload_id, number=number))
+                uow.session.flush()
+        count = _count(uow.session, payload_id)
+        uow.commit()
+    return count
 
 
-def _count(node: Node, payload_id: str) -> int:
-    with node.uow() as uow:
-        return (
-            uow.session.scalar(select(func.count()).where(IncomingChunk.payload_id == payload_id))
-            or 0
+def _count(session: Session, payload_id: str) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(IncomingChunk)
+            .where(IncomingChunk.payload_id == payload_id)
         )
+        or 0
+    )
 
 
-def _complete_if_held(node: Node, payload_id: str) -> None:
-    """Complete the payload if every chunk is held and it is not complete yet."""
+def _complete_if_held(node: Node, payload_id: str) -> str:
+    """Complete the payload if every chunk is held and it is not complete yet; the
+    payload's status then."""
     with node.uow() as uow:
         row = uow.session.get(IncomingPayload, payload_id)
-    if row is None or row.status != PayloadStatus.RECEIVING:
-        return
-    if _count(node, payload_id) < row.chunks:
-        return
+        held = _count(uow.session, payload_id)
+    if row is None or row.status != PayloadStatus.RECEIVING or held < row.chunks:
+        return row.status if row is not None else PayloadStatus.RECEIVING
     partial = files.partial_path(node, payload_id)
     target = files.incoming_path(node, row.sha256)
     try:
@@ -301,6 +307,7 @@ def _complete_if_held(node: Node, payload_id: str) -> None:
         # one that is recording it now): the file in place is checked again.
         with files.locked(target, exclusive=True) as descriptor:
             _complete(node, row, descriptor, None, target)
+    return PayloadStatus.COMPLETE
 
 
 def _complete(

@@ -1,53 +1,44 @@
-"""Sending large payloads to peer nodes: preparing one (:func:`prepare_payload`) and
-sending it to a recipient (:func:`send_payload`), resumably.
+"""Preparing large payloads for peer nodes (:func:`prepare_payload`), and what this
+node keeps of the payloads it prepared; sending one is :mod:`comity.exchange.payload_send`.
 
-**Preparing** encrypts a file once, streamed, with age to the X25519 keys of its
-recipients (confirmed peers, :func:`~comity.exchange.trust.recipient_keys`), into
+Preparing encrypts a file once, streamed, with age to the X25519 keys of its recipients
+(confirmed peers, :func:`~comity.exchange.trust.recipient_keys`), into
 ``<home>/exchange/outgoing/<payload id>/`` (:mod:`comity.exchange.payload_files`). The
 same pass takes the plaintext's SHA-256 (age does), the ciphertext's SHA-256 and the
-Merkle leaf hash of every chunk. The signed manifest names all of it; the plaintext's
-SHA-256 and size only sealed to the recipients. What preparing returns with it is the
+Merkle leaf hash of every chunk. The signed manifest names all of it, the plaintext's
+SHA-256 and size only sealed to the recipients. With it comes the
 :class:`~comity.exchange.envelope_format.Attachment` to put in the envelope that tells
-the recipients about the payload: file name, plaintext size and SHA-256.
+the recipients about the payload: file name, plaintext size and SHA-256. One payload
+goes to every recipient it names: the file is encrypted once, whatever their number.
 
-**Sending** offers the manifest to the recipient, which answers which chunks it still
-misses, then sends those, each with its inclusion proof, until the recipient answers
-that the payload is complete. Nothing else is remembered: after any failure, or a
-restart of either node, calling :func:`send_payload` again resumes where the recipient
-stands. Chunks are sent in order, one at a time per recipient.
-
-Both steps are on this node's ledger (``exchange.payload.prepare``,
-``exchange.payload.send``, digests and node ids only) and in its audit trail.
+Preparing is on this node's ledger (``exchange.payload.prepare``, digests and node ids
+only) and in its audit trail. A failure leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from comity.audit.services import record
 from comity.db import utcnow
-from comity.errors import Conflict, NotFound, PeerAnswerInvalid
+from comity.errors import NotFound
 from comity.exchange import payload_files as files
 from comity.exchange.envelope_fields import envelope_time
 from comity.exchange.envelope_format import Attachment
 from comity.exchange.key_ids import key_id
-from comity.exchange.models import ExchangePeer
 from comity.exchange.payload_format import (
     DEFAULT_CHUNK_SIZE,
-    PROOF_HEADER,
     Contents,
     Manifest,
     SignedManifest,
-    encode_proof,
     parse_manifest,
     sign_manifest,
 )
@@ -61,20 +52,6 @@ from comity.vault.age import encrypt, encrypt_bytes
 from comity.vault.age_keys import X25519Recipient
 
 DEFAULT_LIFETIME = dt.timedelta(days=7)
-PAYLOADS_PATH = "/api/v1/exchange/payloads"
-
-Progress = Callable[[int, int], None]
-"""Called after each chunk with the bytes the recipient holds and the payload's size."""
-
-
-class PayloadTransport(Protocol):
-    """Reaching a recipient node; every method raises
-    :class:`~comity.errors.PeerUnreachable` on failure (as
-    :class:`~comity.ledger.transport.HttpTransport` does)."""
-
-    def post_bytes(self, url: str, body: bytes, *, content_type: str, accept: str) -> bytes: ...
-
-    def put_bytes(self, url: str, body: bytes, *, headers: dict[str, str]) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -83,16 +60,6 @@ class Prepared:
 
     manifest: SignedManifest
     attachment: Attachment
-
-
-@dataclass(frozen=True)
-class Sent:
-    """How a send ended: the recipient's status, and what this call sent."""
-
-    recipient: str
-    status: str
-    chunks_sent: int
-    bytes_sent: int
 
 
 class _ChunkDigests:
@@ -197,11 +164,13 @@ def prepare_payload(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    _record(node, actor, "exchange.payload.prepare", signed.manifest, {"recipients": ordered})
+    record_payload(
+        node, actor, "exchange.payload.prepare", signed.manifest, {"recipients": ordered}
+    )
     return Prepared(signed, attachment)
 
 
-def _record(
+def record_payload(
     node: Node, actor: Actor, action: str, manifest: Manifest, data: dict[str, Any]
 ) -> None:
     with node.uow() as uow:
@@ -225,6 +194,13 @@ def _record(
         uow.commit()
 
 
+def outgoing_leaves(node: Node, payload_id: str) -> list[bytes]:
+    """The Merkle leaf hashes of the chunks of a payload this node prepared."""
+    data = (files.outgoing_dir(node, payload_id) / "leaves").read_bytes()
+    size = merkle.HASH_SIZE
+    return [data[start : start + size] for start in range(0, len(data), size)]
+
+
 def outgoing_manifest(node: Node, payload_id: str) -> SignedManifest:
     """The manifest of a payload this node prepared and still holds."""
     path = files.outgoing_dir(node, payload_id) / "manifest"
@@ -232,98 +208,3 @@ def outgoing_manifest(node: Node, payload_id: str) -> SignedManifest:
         return parse_manifest(path.read_bytes())
     except FileNotFoundError:
         raise NotFound(f"This node holds no prepared payload {payload_id!r}.") from None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: str
-    held: int
-    missing: tuple[tuple[int, int], ...]
-
-
-def _answer(url: str, data: bytes, chunks: int) -> _Answer:
-    """The recipient's answer, checked to be what the protocol says."""
-    try:
-        value = json.loads(data)
-        missing = tuple((int(first), int(end)) for first, end in value.get("missing") or ())
-        answer = _Answer(str(value["status"]), int(value["held"]), missing)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise PeerAnswerInvalid(f"The answer of {url} is not a payload status.") from None
-    if any(not 0 <= first < end <= chunks for first, end in missing):
-        raise PeerAnswerInvalid(f"{url} asks for chunks the payload does not have.")
-    return answer
-
-
-def _endpoint(node: Node, recipient: str, manifest: Manifest) -> str:
-    if recipient not in manifest.recipients:
-        raise Conflict(f"Payload {manifest.payload_id} is not for {recipient}.")
-    with node.uow() as uow:
-        peer = uow.session.get(ExchangePeer, recipient)
-    if peer is None:
-        raise NotFound(f"{recipient!r} is not a peer of this node.")
-    return peer.endpoint.rstrip("/") + PAYLOADS_PATH
-
-
-def send_payload(
-    node: Node,
-    actor: Actor,
-    transport: PayloadTransport,
-    payload_id: str,
-    recipient: str,
-    *,
-    progress: Progress | None = None,
-) -> Sent:
-    """Send the prepared payload ``payload_id`` to ``recipient``, from where it stands
-    there, until the recipient holds it whole (see the module docstring). Raises
-    :class:`~comity.errors.PeerUnreachable` if the recipient cannot be reached or
-    refuses; calling again resumes."""
-    signed = outgoing_manifest(node, payload_id)
-    manifest = signed.manifest
-    url = _endpoint(node, recipient, manifest)
-    directory = files.outgoing_dir(node, payload_id)
-    answer = _answer(
-        url,
-        transport.post_bytes(
-            url, signed.raw, content_type="application/json", accept="application/json"
-        ),
-        manifest.chunks,
-    )
-    tree = merkle.MemoryTree(_leaves(directory / "leaves"))
-    sent = sent_bytes = 0
-    held = answer.held
-    for first, end in answer.missing:
-        for number in range(first, end):
-            offset, length = manifest.chunk_span(number)
-            data = files.read_at(directory / "data", offset, length)
-            proof = merkle.inclusion_proof(tree, number, manifest.chunks)
-            answer = _answer(
-                url,
-                transport.put_bytes(
-                    f"{url}/{payload_id}/chunks/{number}",
-                    data,
-                    headers={
-                        "Content-Type": "application/octet-stream",
-                        PROOF_HEADER: encode_proof(proof),
-                    },
-                ),
-                manifest.chunks,
-            )
-            sent, sent_bytes, held = sent + 1, sent_bytes + length, held + 1
-            if progress is not None:
-                progress(min(held * manifest.chunk_size, manifest.size), manifest.size)
-    if answer.status != "complete":
-        raise Conflict(
-            f"{recipient} does not hold payload {payload_id} whole yet ({answer.status}); "
-            "send it again to resume."
-        )
-    marker = directory / f"sent-{recipient}"
-    if not marker.exists():
-        _record(node, actor, "exchange.payload.send", manifest, {"recipient": recipient})
-        files.write_durably(marker, b"")
-    return Sent(recipient, answer.status, sent, sent_bytes)
-
-
-def _leaves(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    size = merkle.HASH_SIZE
-    return [data[start : start + size] for start in range(0, len(data), size)]
