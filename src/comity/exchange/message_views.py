@@ -7,11 +7,11 @@ needs ``messages:read`` or ``messages:manage``.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from comity.errors import NotFound
@@ -21,6 +21,7 @@ from comity.exchange.message_models import (
     ExchangeInboxMessage,
     ExchangeOutboxMessage,
     ExchangeReceipt,
+    InboxState,
 )
 from comity.exchange.messaging import local_node_id, require_any
 from comity.exchange.models import ExchangePeer
@@ -108,37 +109,56 @@ def peer_names(node: Node, actor: Actor) -> dict[str, str]:
 
 def peer_queues(node: Node, actor: Actor) -> list[PeerQueues]:
     """Every peer with its deliveries by state, messages held here from it, and how the
-    latest post to it went."""
+    latest post to it went (counted in the database, not loaded)."""
     require_any(actor, *_VIEW)
     with node.uow() as uow:
         session = uow.session
-        found: list[PeerQueues] = []
         names = _names(session)
+        states: dict[str, Counter[str]] = defaultdict(Counter)
+        for recipient, state, count in session.execute(
+            select(ExchangeDelivery.recipient, ExchangeDelivery.state, func.count()).group_by(
+                ExchangeDelivery.recipient, ExchangeDelivery.state
+            )
+        ).all():
+            states[recipient][state] = count
+        received = {
+            sender: (held or 0, last)
+            for sender, held, last in session.execute(
+                select(
+                    ExchangeInboxMessage.sender,
+                    func.sum(case((ExchangeInboxMessage.state == InboxState.HELD, 1), else_=0)),
+                    func.max(ExchangeInboxMessage.received_at),
+                ).group_by(ExchangeInboxMessage.sender)
+            ).all()
+        }
+        found: list[PeerQueues] = []
         for peer in session.scalars(select(ExchangePeer).order_by(ExchangePeer.node_id)):
-            deliveries = session.scalars(
-                select(ExchangeDelivery).where(ExchangeDelivery.recipient == peer.node_id)
-            ).all()
-            states = Counter(delivery.state for delivery in deliveries)
-            attempted = [d for d in deliveries if d.last_attempt_at is not None]
-            latest = max(attempted, key=lambda d: (d.last_attempt_at, d.id), default=None)
-            inbox = session.scalars(
-                select(ExchangeInboxMessage).where(ExchangeInboxMessage.sender == peer.node_id)
-            ).all()
+            latest = session.scalars(
+                select(ExchangeDelivery)
+                .where(
+                    ExchangeDelivery.recipient == peer.node_id,
+                    ExchangeDelivery.last_attempt_at.is_not(None),
+                )
+                .order_by(ExchangeDelivery.last_attempt_at.desc(), ExchangeDelivery.id.desc())
+                .limit(1)
+            ).first()
+            counts = states[peer.node_id]
+            held, last_received = received.get(peer.node_id, (0, None))
             found.append(
                 PeerQueues(
                     node_id=peer.node_id,
                     name=names[peer.node_id],
                     status=peer.status,
                     endpoint=peer.endpoint,
-                    queued=states[DeliveryState.QUEUED],
-                    accepted=states[DeliveryState.ACCEPTED],
-                    delivered=states[DeliveryState.DELIVERED] + states[DeliveryState.RETRIEVED],
-                    failed=states[DeliveryState.FAILED],
-                    held_here=sum(1 for row in inbox if row.state == "held"),
+                    queued=counts[DeliveryState.QUEUED],
+                    accepted=counts[DeliveryState.ACCEPTED],
+                    delivered=counts[DeliveryState.DELIVERED] + counts[DeliveryState.RETRIEVED],
+                    failed=counts[DeliveryState.FAILED],
+                    held_here=int(held),
                     last_attempt_at=latest.last_attempt_at if latest else None,
                     reachable=None if latest is None else not latest.last_error,
                     last_error=latest.last_error if latest else "",
-                    last_received_at=max((row.received_at for row in inbox), default=None),
+                    last_received_at=last_received,
                 )
             )
         return found

@@ -129,8 +129,10 @@ def _advance(
     elif kind is ReceiptKind.DELIVERY:
         delivery.delivered_at = delivery.delivered_at or moment
         delivery.accepted_at = delivery.accepted_at or moment
-    else:
+    else:  # a retrieval says that it was accepted and delivered too
         delivery.retrieved_at = delivery.retrieved_at or moment
+        delivery.delivered_at = delivery.delivered_at or moment
+        delivery.accepted_at = delivery.accepted_at or moment
     reached = _REACHED[kind]
     if _RANK[reached] > _RANK[DeliveryState(delivery.state)]:
         delivery.state = reached
