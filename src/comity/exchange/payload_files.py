@@ -6,8 +6,8 @@ SHA-256 in hex, so every path stays inside ``<home>/exchange``.
   ``manifest`` (the signed manifest) and ``leaves`` (the chunks' Merkle leaf hashes, 32
   bytes each, from which the inclusion proofs are made). Made in ``.<payload id>.part``
   and renamed into place once all three are durable, so it exists whole or not at all.
-- ``incoming/partial/<payload id>``: a payload being received, a sparse file of its full
-  size that chunks are written into at their offsets.
+- ``incoming/partial/<payload id>``: a payload being received, a file of its full size
+  (the space reserved) that chunks are written into at their offsets.
 - ``incoming/<sha256>``: a received payload, complete and checked, named by the SHA-256
   of its ciphertext (two payloads with the same bytes are one file).
 """
@@ -15,6 +15,7 @@ SHA-256 in hex, so every path stays inside ``<home>/exchange``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -67,22 +68,26 @@ def write_durably(path: Path, data: bytes) -> None:
 
 
 def make_partial(path: Path, size: int) -> None:
-    """The sparse file a payload of ``size`` bytes is received into, if there is room.
-    One that exists already (an offer stopped before it was recorded) is kept."""
-    free = shutil.disk_usage(path.parent).free
-    if not path.exists() and free < size:
+    """The file a payload of ``size`` bytes is received into, its space reserved
+    (``posix_fallocate``), so that a transfer cannot run out of disk half-way. One that
+    exists already (an offer stopped before it was recorded) is kept."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        if os.fstat(descriptor).st_size != size:
+            os.posix_fallocate(descriptor, 0, size)
+        os.fsync(descriptor)
+    except OSError as exc:
+        os.close(descriptor)
+        if exc.errno != errno.ENOSPC:
+            raise
+        path.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
         raise Conflict(
             f"This node has {free} bytes free for payloads and the payload is {size}; ask "
             "its operator to make room, then offer it again.",
             fields={"size": "no_space"},
-        )
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        if os.fstat(descriptor).st_size != size:
-            os.ftruncate(descriptor, size)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        ) from None
+    os.close(descriptor)
     sync_directory(path.parent)
 
 

@@ -51,6 +51,7 @@ from comity.exchange.payload_checks import (
     open_contents,
     verify_manifest,
 )
+from comity.exchange.payload_digests import RunningDigests
 from comity.exchange.payload_errors import ManifestConflict, PayloadRejected
 from comity.exchange.payload_format import DEFAULT_CLOCK_SKEW, Contents, Manifest, parse_manifest
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload, PayloadStatus
@@ -233,12 +234,14 @@ def receive_chunk(
     data: bytes,
     proof: str,
     *,
+    digests: RunningDigests | None = None,
     now: dt.datetime | None = None,
 ) -> PayloadState:
     """Take chunk ``number`` of an offered payload, with its inclusion ``proof`` (the
     ``Comity-Chunk-Proof`` header), as the module docstring says; a refused chunk
-    changes nothing. The answer gives the payload's status and how many chunks are
-    held, not which (an offer or the status says that)."""
+    changes nothing. ``digests`` takes the payload's SHA-256 as chunks arrive (the web
+    app's). The answer gives the payload's status and how many chunks are held, not
+    which (an offer or the status says that)."""
     row, held = _open_row(node, payload_id, number, now or utcnow())
     if row.status != PayloadStatus.RECEIVING or held:
         return _state(node, payload_id, missing=False)
@@ -252,12 +255,14 @@ def receive_chunk(
         with files.locked(partial, exclusive=False) as descriptor:
             files.write_at(descriptor, offset, data)
             count = _record_chunk(node, payload_id, number)
+            if digests is not None:
+                digests.add(manifest, number, data, descriptor)
     except FileNotFoundError:
         # Completed by another request meanwhile (renamed under an exclusive lock).
         return _state(node, payload_id, missing=False)
     status = row.status
     if count == row.chunks:
-        status = _complete_if_held(node, payload_id)
+        status = _complete_if_held(node, payload_id, digests)
     return dataclasses.replace(_of(row, count, missing=None), status=status)
 
 
@@ -289,7 +294,7 @@ def _count(session: Session, payload_id: str) -> int:
     )
 
 
-def _complete_if_held(node: Node, payload_id: str) -> str:
+def _complete_if_held(node: Node, payload_id: str, digests: RunningDigests | None = None) -> str:
     """Complete the payload if every chunk is held and it is not complete yet; the
     payload's status then."""
     with node.uow() as uow:
@@ -301,12 +306,13 @@ def _complete_if_held(node: Node, payload_id: str) -> str:
     target = files.incoming_path(node, row.sha256)
     try:
         with files.locked(partial, exclusive=True) as descriptor:
-            _complete(node, row, descriptor, partial, target)
+            taken = digests.take(payload_id, row.chunks) if digests is not None else None
+            _complete(node, row, descriptor, partial, target, digest=taken)
     except FileNotFoundError:
         # Renamed by an earlier completion that stopped before it was recorded (or by
         # one that is recording it now): the file in place is checked again.
         with files.locked(target, exclusive=True) as descriptor:
-            _complete(node, row, descriptor, None, target)
+            _complete(node, row, descriptor, None, target, digest=None)
     return PayloadStatus.COMPLETE
 
 
@@ -316,14 +322,18 @@ def _complete(
     descriptor: int,
     partial: Path | None,
     target: Path,
+    *,
+    digest: str | None,
 ) -> None:
+    """Under the exclusive lock: check the whole ciphertext (``digest``, taken as the
+    chunks arrived, or read through now), put it in place and record it, once."""
     with node.uow() as uow:
         status = uow.session.scalar(
             select(IncomingPayload.status).where(IncomingPayload.id == row.id)
         )
     if status != PayloadStatus.RECEIVING:
         return
-    if files.file_sha256(descriptor) != row.sha256:
+    if (digest or files.file_sha256(descriptor)) != row.sha256:
         # Every chunk was checked before it was written, so only a damaged disk (or a
         # file changed behind the node's back) gets here: receive it all again.
         with node.uow() as uow:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from comity import __version__
 from comity.errors import ComityError
+from comity.exchange.payload_digests import RunningDigests
 from comity.exchange.payload_format import MAX_CHUNK_SIZE
 from comity.exchange.schedule import run_deliveries
 from comity.ledger.schedule import LedgerSchedule
@@ -81,6 +82,7 @@ def create_app(node: Node) -> FastAPI:
         lifespan=_lifespan(node),
     )
     app.state.node = node
+    app.state.payload_digests = RunningDigests()
     app.include_router(api_router.router, prefix="/api/v1", dependencies=[Depends(api_guard)])
     app.include_router(pages_router.router, dependencies=[Depends(page_guard)])
     static_dir = resources.files("comity.web") / "static"

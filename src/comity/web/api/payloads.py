@@ -102,6 +102,7 @@ async def put_chunk(payload_id: str, number: int, request: Request) -> PayloadOu
         number,
         data,
         request.headers.get(PROOF_HEADER, ""),
+        digests=request.app.state.payload_digests,
     )
     return PayloadOut.of(state)
 
