@@ -1,7 +1,8 @@
 """A large payload sent to a receiving node that runs as its own ``comity serve`` process
-(its own home, SQLite database and keys, on a free loopback port), killed with SIGKILL
-in the middle of the transfer and started again: the transfer resumes, every chunk the
-receiver had acknowledged is still held, and the payload arrives once and intact.
+(its own home, keys and database, on a free loopback port: :mod:`exchange.processes`),
+killed with SIGKILL in the middle of the transfer and started again: the transfer
+resumes, every chunk the receiver had acknowledged is still held, and the payload arrives
+once and intact.
 
 The payload is 64 MiB by default; ``COMITY_TEST_PAYLOAD_MB=1024`` runs the issue's 1 GB
 (the benchmark, ``bench/payload_bench.py``, sends 1 GB too).
@@ -12,14 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from comity.errors import PeerUnreachable
@@ -29,77 +25,23 @@ from comity.exchange.payload_send import send_payload
 from comity.exchange.payload_store import open_payload
 from comity.exchange.payloads import prepare_payload
 from comity.ledger.transport import HttpTransport
-from comity.node import Node, initialise
-from comity.settings import Settings, load_settings
-from conftest import TEST_SECRET
+from comity.node import Node
 from exchange.payloading import OPERATOR, audit_count, befriend, ledger_count, node_id
+from exchange.processes import Served, new_node
 
 MIB = 1024 * 1024
 SIZE = int(os.environ.get("COMITY_TEST_PAYLOAD_MB", "64")) * MIB
 CHUNK = MIB
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Served:
-    """The receiving node as a ``comity serve`` process, which the test can kill."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.log = settings.home / "serve.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = os.environ | {
-            "COMITY_HOME": str(self.settings.home),
-            "COMITY_PORT": str(self.settings.port),
-            "COMITY_SECRET_KEY": TEST_SECRET,
-            "COMITY_CHECKPOINT_INTERVAL_SECONDS": "0",
-            "COMITY_WITNESS_INTERVAL_SECONDS": "0",
-            "COMITY_EXCHANGE_DELIVERY_INTERVAL_SECONDS": "0",
-        }
-        env.pop("COMITY_DATABASE_URL", None)
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "comity", "serve"], env=env, stdout=out, stderr=out
-            )
-        health = f"{self.settings.base_url}/api/v1/health"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"comity serve stopped: {self.log.read_text()[-2000:]}")
-            try:
-                httpx.get(health, timeout=1).raise_for_status()
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            else:
-                return
-        pytest.fail("comity serve did not answer within 60 s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture
-def served(node: Node, tmp_path: Path) -> Iterator[Served]:
-    settings = load_settings(
-        home=tmp_path / "receiver",
-        port=free_port(),
-        secret_key=TEST_SECRET,
-        node_name="Helgar Legal Aid Collective",
+def served(node: Node, tmp_path: Path, new_database: Callable[[str], str]) -> Iterator[Served]:
+    served = new_node(
+        tmp_path / "receiver", new_database("receiver"), "Helgar Legal Aid Collective"
     )
-    receiver, _ = initialise(settings)
-    befriend(node, receiver)
-    befriend(receiver, node)
-    receiver.close()
-    served = Served(settings)
+    with served.opened() as receiver:
+        befriend(node, receiver)
+        befriend(receiver, node)
     served.start()
     yield served
     served.kill()
@@ -112,7 +54,7 @@ def test_a_receiver_killed_mid_transfer_gets_the_payload_once_and_whole_after_a_
     with source.open("wb") as out:
         for _ in range(SIZE // MIB):
             out.write(os.urandom(MIB))
-    receiver_id = node_id_of(served)
+    receiver_id = served.node_id
     prepared = prepare_payload(node, OPERATOR, source, [receiver_id], chunk_size=CHUNK)
     manifest = prepared.manifest.manifest
     payload_id = manifest.payload_id
@@ -158,14 +100,6 @@ def test_a_receiver_killed_mid_transfer_gets_the_payload_once_and_whole_after_a_
     finally:
         receiver.close()
     assert ledger_count(node, "exchange.payload.send") == 1
-
-
-def node_id_of(served: Served) -> str:
-    receiver = Node.open(served.settings)
-    try:
-        return node_id(receiver)
-    finally:
-        receiver.close()
 
 
 def _sha256(path: Path) -> str:
