@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from comity.errors import PeerUnreachable
+from comity.errors import PeerUnreachable, PermissionDenied
 from comity.exchange import payload_files
 from comity.exchange.payload_format import MIN_CHUNK_SIZE
 from comity.exchange.payload_inbox import payload_state
 from comity.exchange.payload_send import send_payload
 from comity.exchange.payload_store import open_payload
 from comity.exchange.payloads import Prepared, prepare_payload
+from comity.identity.permissions import Permission, system_actor
 from comity.node import Node
 from comity.web.app import create_app
 from exchange.payloading import (
@@ -113,3 +114,34 @@ def test_an_interrupted_transfer_resumes_where_it_stopped(pair: Pair) -> None:
     target = pair.tmp / "opened.bin"
     open_payload(pair.receiver, OPERATOR, node_id(pair.sender), prepared.attachment, target)
     assert target.read_bytes() == plaintext
+
+
+def test_preparing_sending_and_opening_need_the_messages_permissions(pair: Pair) -> None:
+    nobody = system_actor("walker", ())
+    source = random_file(pair.tmp / "statement.bin", 1000)
+    with pytest.raises(PermissionDenied):
+        prepare_payload(pair.sender, nobody, source, [node_id(pair.receiver)])
+    assert list(payload_files.exchange_dir(pair.sender, "outgoing").iterdir()) == []
+    prepared, _ = pair.prepare(1000)
+    payload_id = prepared.manifest.manifest.payload_id
+    with pytest.raises(PermissionDenied):
+        send_payload(pair.sender, nobody, pair.relay.transport, payload_id, node_id(pair.receiver))
+    deliverer = system_actor("delivery", (Permission.MESSAGES_MANAGE,))
+    send_payload(pair.sender, deliverer, pair.relay.transport, payload_id, node_id(pair.receiver))
+    target = pair.tmp / "opened.bin"
+    with pytest.raises(PermissionDenied):
+        open_payload(pair.receiver, nobody, node_id(pair.sender), prepared.attachment, target)
+    assert not target.exists()
+
+
+def test_a_chunk_larger_than_the_request_limit_passes_on_the_chunk_route(pair: Pair) -> None:
+    assert pair.receiver.settings.max_request_bytes < 2 * 1024 * 1024
+    source = random_file(pair.tmp / "video.bin", 3 * 1024 * 1024)
+    prepared = prepare_payload(
+        pair.sender, OPERATOR, source, [node_id(pair.receiver)], chunk_size=2 * 1024 * 1024
+    )
+    pair.send(prepared)
+    manifest = prepared.manifest.manifest
+    assert payload_state(pair.receiver, manifest.payload_id).status == "complete"
+    answer = pair.relay.client.post("/api/v1/exchange/payloads", content=b" " * (2 * 1024 * 1024))
+    assert answer.status_code == 413  # elsewhere the limit holds

@@ -20,11 +20,12 @@ from typing import Protocol
 
 from comity.errors import Conflict, NotFound, PeerAnswerInvalid
 from comity.exchange import payload_files as files
+from comity.exchange.messaging import require_any
 from comity.exchange.models import ExchangePeer
 from comity.exchange.payload_checks import encode_proof
 from comity.exchange.payload_format import PROOF_HEADER, Manifest
 from comity.exchange.payloads import outgoing_leaves, outgoing_manifest, record_payload
-from comity.identity.permissions import Actor
+from comity.identity.permissions import Actor, Permission
 from comity.ledger import merkle
 from comity.node import Node
 
@@ -123,9 +124,11 @@ def send_payload(
     parallel: int = PARALLEL_CHUNKS,
 ) -> Sent:
     """Send the prepared payload ``payload_id`` to ``recipient``, from where it stands
-    there, until the recipient holds it whole (see the module docstring). Raises
+    there, until the recipient holds it whole (see the module docstring);
+    ``messages:send``, or ``messages:manage`` (the delivery rounds). Raises
     :class:`~comity.errors.PeerUnreachable` if the recipient cannot be reached or
     refuses; calling again resumes."""
+    require_any(actor, Permission.MESSAGES_SEND, Permission.MESSAGES_MANAGE)
     signed = outgoing_manifest(node, payload_id)
     manifest = signed.manifest
     url = _endpoint(node, recipient, manifest)

@@ -23,7 +23,7 @@ from comity.exchange.envelope_format import Attachment
 from comity.exchange.payload_errors import PayloadReason, PayloadRejected
 from comity.exchange.payload_format import DEFAULT_CLOCK_SKEW
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload, PayloadStatus
-from comity.identity.permissions import Actor, system_actor
+from comity.identity.permissions import Actor, Permission, require, system_actor
 from comity.node import Node
 from comity.vault.age import decrypt_file
 from comity.vault.age_keys import X25519Identity
@@ -64,8 +64,10 @@ def open_payload(
     node: Node, actor: Actor, sender: str, attachment: Attachment, target: Path
 ) -> Path:
     """Decrypt the payload ``sender`` sent for ``attachment`` (an envelope's attachment
-    entry) into ``target``, streamed, with this node's key. ``target`` appears only
-    once the plaintext has authenticated and has the attachment's SHA-256 and size."""
+    entry) into ``target``, streamed, with this node's key; ``messages:read``.
+    ``target`` appears only once the plaintext has authenticated and has the
+    attachment's SHA-256 and size."""
+    require(actor, Permission.MESSAGES_READ)
     with node.uow() as uow:
         row = uow.session.scalars(
             select(IncomingPayload)

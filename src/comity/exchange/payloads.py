@@ -44,7 +44,7 @@ from comity.exchange.payload_format import (
 )
 from comity.exchange.peers import local_descriptor
 from comity.exchange.trust import recipient_keys
-from comity.identity.permissions import Actor
+from comity.identity.permissions import Actor, Permission, require
 from comity.ledger import merkle
 from comity.ledger.events import record_event
 from comity.node import Node
@@ -125,7 +125,9 @@ def prepare_payload(
     now: dt.datetime | None = None,
 ) -> Prepared:
     """Encrypt ``source`` for ``recipients`` (confirmed peers) and make its manifest,
-    valid for ``lifetime`` (see the module docstring). A failure leaves nothing behind."""
+    valid for ``lifetime`` (see the module docstring); ``messages:send``. A failure
+    leaves nothing behind."""
+    require(actor, Permission.MESSAGES_SEND)
     created = envelope_time(now or utcnow(), "created_at")
     with node.uow() as uow:
         keys = recipient_keys(uow.session, recipients, now=created)
