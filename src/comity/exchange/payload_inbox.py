@@ -1,13 +1,13 @@
-"""Receiving large payloads from peer nodes: offers, chunks, completion, and opening a
-received payload.
+"""Receiving large payloads from peer nodes: offers, chunks and completion.
 
 A peer **offers** a payload by its signed manifest (:func:`receive_offer`). The manifest
 is the authentication: it must come from a confirmed peer, with a key valid when it was
 made, be addressed to this node, be current, and its sealed contents must open with this
-node's key (:mod:`comity.exchange.payload_format`). A first offer is recorded (a row, a
-sparse file of the payload's size, an audit event); a repeated one changes nothing. Both
-answer where the payload stands — which chunks are still missing — so that a sender that
-was interrupted, or restarted, resumes from there and needs to remember nothing.
+node's key (:mod:`comity.exchange.payload_checks`). A first offer is recorded (a row, a
+file of the payload's size with its space reserved, an audit event); a repeated one
+changes nothing. Both answer where the payload stands — which chunks are still missing —
+so that a sender that was interrupted, or restarted, resumes from there and needs to
+remember nothing.
 
 A **chunk** (:func:`receive_chunk`) needs no credential of its own: it is taken only if
 its length and its Merkle inclusion proof match the signed manifest, so nobody but the
@@ -21,11 +21,8 @@ SHA-256 is checked against the manifest, the file is renamed to
 ``<home>/exchange/incoming/<sha256>``, and the status, a ledger event
 ``exchange.payload.receive`` (digests only) and an audit event commit together. A
 process stopped anywhere in this resumes it on the next offer or chunk. Offers,
-completions and refusals are audited; chunks one by one are not.
-
-:func:`open_payload` decrypts a received payload with this node's key, streamed, for the
-attachment of an envelope that names it (sender, plaintext SHA-256 and size), and checks
-the plaintext against that attachment.
+completions and refusals are audited; chunks one by one are not. Opening a received
+payload is :mod:`comity.exchange.payload_store`.
 """
 
 from __future__ import annotations
