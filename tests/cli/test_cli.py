@@ -588,6 +588,8 @@ def test_the_command_tree_is_complete() -> None:
         "messages deliver",
         "messages dead",
         "messages retry",
+        "messages export",
+        "messages import",
     }
 
 

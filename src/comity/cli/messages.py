@@ -1,6 +1,7 @@
 """``comity messages …``: sending messages to peer nodes, and what came in (send,
 inbox, read, show); the queues of delivery (peers, outbox, dead, deliver, retry) are in
-:mod:`comity.cli.messages_queues`, registered here. The rules are in
+:mod:`comity.cli.messages_queues`, and the offline route (export, import) in
+:mod:`comity.cli.messages_bundles`, registered here. The rules are in
 :mod:`comity.exchange.outbox`, :mod:`comity.exchange.inbox` and
 :mod:`comity.exchange.reading`; what is shown, in :mod:`comity.exchange.message_views`.
 No command prints a message's content except ``read``, which is recorded.
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from comity.cli import messages_queues
+from comity.cli import messages_bundles, messages_queues
 from comity.cli.common import (
     JsonOutput,
     console,
@@ -292,3 +293,5 @@ app.command()(show)
 app.command()(messages_queues.deliver)
 app.command()(messages_queues.dead)
 app.command()(messages_queues.retry)
+app.command()(messages_bundles.export)
+app.command("import")(messages_bundles.import_)

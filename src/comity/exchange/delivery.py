@@ -176,35 +176,38 @@ def _refusal(answer: PostAnswer, recipient: str) -> str:
     return text
 
 
-def _record_answer(
-    node: Node, actor: Actor, claim: _Claim, answer: PostAnswer, now: dt.datetime
+def record_answer(
+    node: Node, actor: Actor, delivery_id: int, answer: PostAnswer, *, now: dt.datetime
 ) -> Attempt:
+    """Record a recipient's answer to a delivery's envelope, in one unit of work: the
+    receipts it carries verified and stored (:func:`apply_receipt`), and the reason noted
+    if the delivery is still queued after them. An answer over HTTP, or carried back in a
+    reply bundle (:mod:`comity.exchange.bundles`): both are recorded the same way."""
     raws = answer.body.get("receipts")
     problems: list[str] = []
     with node.uow() as uow:
         session = uow.session
+        delivery = session.get_one(ExchangeDelivery, delivery_id)
+        recipient = delivery.recipient
         for raw in raws if isinstance(raws, list) else []:
             if not isinstance(raw, str):
                 problems.append("a receipt that is not a string")
                 continue
             try:
-                apply_receipt(
-                    session, actor, raw.encode("utf-8"), receiver=claim.recipient, now=now
-                )
+                apply_receipt(session, actor, raw.encode("utf-8"), receiver=recipient, now=now)
             except ReceiptInvalid as exc:
                 problems.append(exc.message)
-        delivery = session.get_one(ExchangeDelivery, claim.delivery_id)
         error = ""
         if delivery.state == DeliveryState.QUEUED:
             if answer.status >= 400:
-                error = _refusal(answer, claim.recipient)
+                error = _refusal(answer, recipient)
             else:
-                error = f"{claim.recipient} answered without a valid acceptance receipt"
+                error = f"{recipient} answered without a valid acceptance receipt"
             if problems:
                 error += " (" + "; ".join(problems)[:500] + ")"
             delivery.last_error = error
         uow.commit()
-        return Attempt(claim.message_id, claim.recipient, delivery.state, error)
+        return Attempt(delivery.message_id, recipient, delivery.state, error)
 
 
 def _note_error(node: Node, claim: _Claim, error: str) -> Attempt:
@@ -224,7 +227,7 @@ def _attempt(
         answer = transport.post_envelope(claim.url, envelope)
     except PeerUnreachable as exc:
         return _note_error(node, claim, exc.message)
-    return _record_answer(node, actor, claim, answer, now)
+    return record_answer(node, actor, claim.delivery_id, answer, now=now)
 
 
 def deliver_due(

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +67,7 @@ from comity.exchange.messaging import (
     peer_actor,
 )
 from comity.exchange.receipts import ReceiptKind, envelope_digest, issue
+from comity.exchange.transport import PostAnswer
 from comity.exchange.trust import sender_keys
 from comity.node import Node
 
@@ -97,6 +99,30 @@ class Received:
     message_id: str = ""
     reason: str = ""
     message: str = ""
+
+
+_STATUS = {
+    ReceiveOutcome.ACCEPTED: 201,
+    ReceiveOutcome.DUPLICATE: 200,
+    ReceiveOutcome.REJECTED: 422,
+}
+
+
+def as_answer(received: Received) -> PostAnswer:
+    """The answer to the sender: the HTTP status and JSON body of the envelope route,
+    and the same in a reply bundle (:mod:`comity.exchange.bundles`)."""
+    body: dict[str, Any] = {
+        "message_id": received.message_id,
+        "outcome": received.outcome.value,
+        "receipts": [receipt.decode("utf-8") for receipt in received.receipts],
+    }
+    if received.outcome is ReceiveOutcome.REJECTED:
+        body |= {
+            "error": "envelope_rejected",
+            "message": received.message,
+            "fields": {"reason": received.reason},
+        }
+    return PostAnswer(_STATUS[received.outcome], body)
 
 
 def _issued(session: Session, row: ExchangeInboxMessage) -> tuple[bytes, ...]:

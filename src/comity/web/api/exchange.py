@@ -17,14 +17,12 @@ Answers, each a JSON object with ``receipts``, a list of signed receipt document
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from comity.exchange.envelope_format import MAX_ENVELOPE_BYTES
-from comity.exchange.inbox import ReceiveOutcome, receive_envelope
+from comity.exchange.inbox import as_answer, receive_envelope
 from comity.exchange.transport import ENVELOPES_PATH
 from comity.web.requests import client_ip, node_of, user_agent
 
@@ -67,19 +65,5 @@ async def receive(request: Request) -> JSONResponse:
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
-    body: dict[str, Any] = {
-        "message_id": received.message_id,
-        "outcome": received.outcome.value,
-        "receipts": [receipt.decode("utf-8") for receipt in received.receipts],
-    }
-    if received.outcome is ReceiveOutcome.REJECTED:
-        body |= {
-            "error": "envelope_rejected",
-            "message": received.message,
-            "fields": {"reason": received.reason},
-        }
-        return JSONResponse(body, status_code=422)
-    code = status.HTTP_201_CREATED
-    if received.outcome is ReceiveOutcome.DUPLICATE:
-        code = status.HTTP_200_OK
-    return JSONResponse(body, status_code=code)
+    answer = as_answer(received)
+    return JSONResponse(answer.body, status_code=answer.status)
