@@ -7,13 +7,16 @@ the routes can be mixed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from cli.test_cli import cli_env, invoke
 from comity.db import utcnow
 from comity.errors import Conflict, NotFound, PermissionDenied
 from comity.exchange import peers
@@ -270,3 +273,28 @@ def test_export_needs_a_confirmed_peer_something_waiting_and_the_permission(
     with pytest.raises(Conflict, match="suspended"):
         export(pair, "varesh", "helgar", tmp_path / "suspended.bundle")
     assert not any(tmp_path.glob("*.bundle"))
+
+
+def test_the_commands_carry_messages_and_answers_both_ways(pair: Network, tmp_path: Path) -> None:
+    sent = pair.send("varesh", ["helgar"])
+
+    def run(name: str, *args: str) -> dict[str, Any]:
+        result = invoke(cli_env(pair[name].node.settings), "messages", *args, "--json")
+        assert result.exit_code == 0, result.output
+        answer: dict[str, Any] = json.loads(result.stdout)
+        return answer
+
+    out = tmp_path / "helgar.bundle"
+    exported = run("varesh", "export", "--to", pair["helgar"].id, "--out", str(out))
+    assert exported["message_ids"] == [sent.message.message_id]
+    again = invoke(
+        cli_env(pair["varesh"].node.settings),
+        "messages", "export", "--to", pair["helgar"].id, "--out", str(out),
+    )  # fmt: skip
+    assert again.exit_code != 0
+    assert "exists already" in again.stderr
+    imported = run("helgar", "import", str(out))
+    assert imported["answers"][0]["outcome"] == "accepted"
+    assert imported["reply"] == f"{out}.reply"
+    answered = run("varesh", "import", f"{out}.reply")
+    assert [a["state"] for a in answered["answers"]] == [DeliveryState.DELIVERED]
