@@ -95,9 +95,13 @@ class References:
             chunk = references[start : start + _CHUNK]
             for reference in chunk:
                 self._stored[reference] = []
+            # Every kind named, so the engine can find each reference through the index
+            # on (kind, reference) instead of reading the whole table.
             rows = self.session.execute(
                 select(Record.kind, Record.id, Record.reference).where(
-                    Record.reference.in_(chunk), Record.deleted.is_(False)
+                    Record.kind.in_([kind.value for kind in Kind]),
+                    Record.reference.in_(chunk),
+                    Record.deleted.is_(False),
                 )
             )
             for kind, record_id, found in rows:
