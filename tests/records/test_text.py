@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,3 +44,9 @@ def test_folding_is_idempotent_and_words_hold_only_letters_and_digits(text: str)
     assert index_text(once) == once
     for word in once.split():
         assert all(ch.isalnum() for ch in word)
+
+
+@given(st.text())
+def test_no_combining_mark_survives_folding(text: str) -> None:
+    assert not any(unicodedata.combining(ch) for ch in fold(text))
+    assert fold(text) == unicodedata.normalize("NFC", fold(text))

@@ -37,11 +37,11 @@ MAX_WORD = 64
 
 
 @functools.cache
-def _combining() -> re.Pattern[str]:
-    """Every combining mark of this Python's Unicode database, as one character class
-    (made on first use: it takes a scan of all code points)."""
-    marks = "".join(chr(c) for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
-    return re.compile(f"[{re.escape(marks)}]+")
+def _without_marks() -> dict[int, None]:
+    """A translation table dropping every combining mark of this Python's Unicode database
+    (made on first use: it takes a scan of all code points). ``str.translate`` drops them
+    several times faster than a regular expression of the marks."""
+    return dict.fromkeys(c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
 
 
 def fold(text: str) -> str:
@@ -51,7 +51,7 @@ def fold(text: str) -> str:
     # Compatibility forms first (a mathematical S → S), then case (S → s), then decomposed
     # again, since case folding can yield letters that decompose further.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    bare = _combining().sub("", decomposed)
+    bare = decomposed.translate(_without_marks())
     return unicodedata.normalize("NFC", bare).translate(_ARABIC_FOLDS)
 
 
@@ -62,7 +62,10 @@ def words(text: str) -> list[str]:
 
 def index_text(*parts: str) -> str:
     """The folded words of ``parts`` joined by spaces: what the search index stores."""
-    return " ".join(word for part in parts for word in words(part))
+    found: list[str] = []
+    for part in parts:
+        found += _WORD.findall(fold(part))
+    return " ".join([word[:MAX_WORD] for word in found])
 
 
 def query_words(query: str) -> list[str]:
