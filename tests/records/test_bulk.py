@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
 from comity.records.bulk import BulkWriter
+from comity.records.bulk_insert import insert_rows
 from comity.records.editing import create_record, delete_record
-from comity.records.models import Record, Revision
+from comity.records.models import Facet, Record, Revision
 from comity.records.schema import Kind
 from comity.records.searching import SearchQuery, search
 from comity.records.viewing import get_record, history, sealer_of
@@ -127,6 +130,43 @@ def test_references_checked_at_flush_refuse_the_whole_batch(node: Node, document
         assert uow.session.scalar(select(func.count()).select_from(Record)) == 1
         entries = uow.session.scalars(select(LedgerEntry.entry)).all()
         assert not any(b"records.batch" in entry for entry in entries)
+
+
+def test_bulk_inserted_values_read_back_as_the_orm_wrote_them(node: Node) -> None:
+    now = dt.datetime(2026, 3, 3, 9, 30, 1, 250, tzinfo=dt.UTC)
+    row = {
+        "id": "00000000-0000-4000-8000-000000000001",
+        "kind": "incident",
+        "reference": "INC-'quoted'\\ \t tab",
+        "revision": 1,
+        "title": 'Café, "shelling"',
+        "protected": False,
+        "deleted": False,
+        "earliest": "2026-03-03T00:00",
+        "latest": None,
+        "latitude": 48.1,
+        "longitude": None,
+        "public": {"title": "Café", "tags": ["a", "b"], "n": 3, "none": None},
+        "sealed": b"\x00\x01\\\n\xff",
+        "created_by": "cli:test",
+        "created_at": now,
+        "updated_by": "cli:test",
+        "updated_at": now,
+    }
+    with node.uow() as uow:
+        insert_rows(uow.session, cast(Table, Record.__table__), [row])
+        uow.commit()
+    with node.uow() as uow:
+        record = uow.session.scalars(select(Record).where(Record.id == row["id"])).one()
+        assert {name: getattr(record, name) for name in row} == row
+
+
+def test_a_bulk_insert_that_breaks_a_constraint_raises_and_writes_nothing(node: Node) -> None:
+    rows = [{"record_id": "no-such-record", "name": "country", "value": "UA"}]
+    with node.uow() as uow, pytest.raises(IntegrityError):
+        insert_rows(uow.session, cast(Table, Facet.__table__), rows)
+    with node.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Facet)) == 0
 
 
 def _victim(target: str) -> dict[str, str]:

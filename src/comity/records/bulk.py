@@ -2,13 +2,13 @@
 
 :class:`BulkWriter` is what the importer and the demo generator use. Every row goes
 through the same :func:`~comity.records.schema.check_fields`, sealing and derivation as
-a single save; what differs is that rows are written with one multi-row ``INSERT`` per
-table and that the ledger receives one event per batch instead of one per record: the
-event ``records.batch`` names how many records of each kind it created, digests the list
-of their ids (so the set of records is fixed), and commits, salted, to their whole
-content (one commitment for the batch; its salt opens it for a court like any other).
-Each record's revision 1 points at that entry. A link may name a record created earlier
-in the same batch.
+a single save; what differs is that rows are written with one bulk insert per table
+(:mod:`comity.records.bulk_insert`) and that the ledger receives one event per batch
+instead of one per record: the event ``records.batch`` names how many records of each
+kind it created, digests the list of their ids (so the set of records is fixed), and
+commits, salted, to their whole content (one commitment for the batch; its salt opens it
+for a court like any other). Each record's revision 1 points at that entry. A link may
+name a record created earlier in the same batch.
 
 Nothing is written until :meth:`BulkWriter.flush`, and nothing is committed here: the
 caller's unit of work commits every batch of an import together, or none of them.
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from comity.db import Base, utcnow
@@ -31,6 +31,7 @@ from comity.errors import ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.ledger.events import record_event
 from comity.records import search_index
+from comity.records.bulk_insert import insert_rows
 from comity.records.dates import parse_date
 from comity.records.models import Facet, Link, Record, Revision, new_record_id
 from comity.records.protection import Sealer
@@ -39,7 +40,7 @@ from comity.records.writing import SessionTargets, Writer, derive, record_title
 
 
 def _table(model: type[Base]) -> Table:
-    """The Core table of ``model``: multi-row inserts skip the ORM's per-row work."""
+    """The Core table of ``model``: bulk inserts skip the ORM's per-row work."""
     return cast(Table, model.__table__)
 
 
@@ -231,7 +232,7 @@ class BulkWriter:
         return len(self._pending.rows)
 
     def flush(self) -> None:
-        """Write the queued records: one ledger event, one multi-row insert per table."""
+        """Write the queued records: one ledger event, one bulk insert per table."""
         pending = self._pending
         if not pending.rows:
             return
@@ -253,13 +254,10 @@ class BulkWriter:
             personal={"content": content},
             data={"count": len(ids), "kinds": dict(sorted(kinds.items()))},
         )
-        keys = dict(
-            session.execute(
-                insert(_table(Record)).returning(Record.id, Record.key), pending.rows
-            ).all()
-        )
-        session.execute(
-            insert(_table(Revision)),
+        insert_rows(session, _table(Record), pending.rows)
+        insert_rows(
+            session,
+            _table(Revision),
             [
                 {
                     "record_id": row["id"],
@@ -277,18 +275,16 @@ class BulkWriter:
                 for row in pending.rows
             ],
         )
-        if pending.facets:
-            session.execute(
-                insert(_table(Facet)),
-                [{"record_id": ids[i], "name": n, "value": v} for i, n, v in pending.facets],
-            )
-        if pending.links:
-            session.execute(
-                insert(_table(Link)),
-                [{"source_id": ids[i], "type": t, "target": v} for i, t, v in pending.links],
-            )
-        search_index.insert_many(
-            session, [(keys[ids[i]], texts) for i, texts in enumerate(pending.texts)]
+        insert_rows(
+            session,
+            _table(Facet),
+            [{"record_id": ids[i], "name": n, "value": v} for i, n, v in pending.facets],
         )
+        insert_rows(
+            session,
+            _table(Link),
+            [{"source_id": ids[i], "type": t, "target": v} for i, t, v in pending.links],
+        )
+        search_index.insert_many(session, list(zip(ids, pending.texts, strict=True)))
         self.created += len(ids)
         self._pending = _Pending()

@@ -10,12 +10,15 @@ table with a GIN index.
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import String
 
+from comity.records.models import Record
 from comity.records.text import index_text
+
+_CHUNK = 500  # ids in one ``IN (…)``, well under every engine's limit of parameters
 
 
 def _is_postgres(session: Session) -> bool:
@@ -39,22 +42,44 @@ def replace(session: Session, key: int, *parts: str) -> None:
     )
 
 
-def insert_many(session: Session, rows: list[tuple[int, list[str]]]) -> None:
-    """Index new records at once: ``(key, texts)`` for each (no commit)."""
+def insert_many(session: Session, rows: list[tuple[str, list[str]]]) -> None:
+    """Index records just inserted, by id: ``(record id, texts)`` for each (no commit).
+
+    The records' keys are looked up here, so that the records can be inserted without
+    returning them (``COPY`` on PostgreSQL cannot)."""
     if not rows:
         return
     if _is_postgres(session):
+        # One statement for the batch: the ids and texts as two arrays, joined to the
+        # records (array_to_tsvector drops repeated words itself).
         statement = text(
-            "INSERT INTO records_search (key, words) VALUES (:key, array_to_tsvector(:words))"
-        ).bindparams(bindparam("words", type_=ARRAY(String)))
+            "INSERT INTO records_search (key, words) "
+            "SELECT r.key, array_to_tsvector(string_to_array(t.body, ' ')) "
+            "FROM unnest(:ids, :bodies) AS t (id, body) "
+            "JOIN records_records r ON r.id = t.id"
+        ).bindparams(
+            bindparam("ids", type_=ARRAY(String)), bindparam("bodies", type_=ARRAY(String))
+        )
         session.execute(
             statement,
-            [{"key": key, "words": sorted(set(index_text(*texts).split()))} for key, texts in rows],
+            {
+                "ids": [record_id for record_id, _ in rows],
+                "bodies": [index_text(*texts) for _, texts in rows],
+            },
         )
         return
+    # Keys first, then plain inserts: an INSERT ... SELECT would make FTS5 write its
+    # pending terms out at every row (it does so at each statement savepoint).
+    keys: dict[str, int] = {}
+    for start in range(0, len(rows), _CHUNK):
+        chunk = [record_id for record_id, _ in rows[start : start + _CHUNK]]
+        for record_id, key in session.execute(
+            select(Record.id, Record.key).where(Record.id.in_(chunk))
+        ):
+            keys[record_id] = key
     session.execute(
         text("INSERT INTO records_search (rowid, body) VALUES (:key, :body)"),
-        [{"key": key, "body": index_text(*texts)} for key, texts in rows],
+        [{"key": keys[record_id], "body": index_text(*texts)} for record_id, texts in rows],
     )
 
 
