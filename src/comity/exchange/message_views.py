@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from comity.errors import NotFound
@@ -181,9 +181,8 @@ def outbox(
         return [OutboxEntry(m, d) for m, d in uow.session.execute(query).all()]
 
 
-def dead_letters(node: Node, actor: Actor, *, limit: int = 100) -> list[OutboxEntry]:
-    """Failed deliveries that were not sent anew to their recipient, newest first."""
-    require_any(actor, *_VIEW)
+def _not_sent_anew() -> ColumnElement[bool]:
+    """A failed delivery that was not sent anew to its recipient."""
     resent = aliased(ExchangeOutboxMessage)
     again = aliased(ExchangeDelivery)
     newer = (
@@ -195,15 +194,29 @@ def dead_letters(node: Node, actor: Actor, *, limit: int = 100) -> list[OutboxEn
         )
         .exists()
     )
+    return and_(ExchangeDelivery.state == DeliveryState.FAILED, ~newer)
+
+
+def dead_letters(node: Node, actor: Actor, *, limit: int = 100) -> list[OutboxEntry]:
+    """Failed deliveries that were not sent anew to their recipient, newest first."""
+    require_any(actor, *_VIEW)
     query = (
         select(ExchangeOutboxMessage, ExchangeDelivery)
         .join(ExchangeDelivery, ExchangeDelivery.message_id == ExchangeOutboxMessage.message_id)
-        .where(ExchangeDelivery.state == DeliveryState.FAILED, ~newer)
+        .where(_not_sent_anew())
         .order_by(ExchangeDelivery.failed_at.desc(), ExchangeDelivery.id.desc())
         .limit(min(limit, MAX_ROWS))
     )
     with node.uow() as uow:
         return [OutboxEntry(m, d) for m, d in uow.session.execute(query).all()]
+
+
+def count_dead_letters(session: Session, actor: Actor) -> int:
+    """How many deliveries :func:`dead_letters` lists, in the caller's session (for the
+    home page's alert)."""
+    require_any(actor, *_VIEW)
+    query = select(func.count(ExchangeDelivery.id)).where(_not_sent_anew())
+    return session.scalar(query) or 0
 
 
 def inbox(

@@ -1,4 +1,4 @@
-"""The home dashboard."""
+"""The home dashboard, with the alerts of the ledger and of undeliverable messages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi.responses import Response
 
 from comity import __version__
 from comity.db import UnitOfWork
+from comity.exchange import message_views
 from comity.identity import dashboard
 from comity.identity.authn import SessionView
+from comity.identity.permissions import Permission
 from comity.web.deps import get_uow, permission
 from comity.web.guards import page_view
 from comity.web.requests import node_of
@@ -27,6 +29,13 @@ def home(
 ) -> Response:
     node = node_of(request)
     summary = dashboard.summary(uow, view.actor)
+    # Messages that no route will deliver any more: whoever looks after the queues must
+    # see them at once (the dead-letter view, ``comity messages dead``, has the detail).
+    undelivered = (
+        message_views.count_dead_letters(uow.session, view.actor)
+        if view.actor.can(Permission.MESSAGES_MANAGE)
+        else 0
+    )
     return render(
         request,
         "home.html",
@@ -35,5 +44,6 @@ def home(
             "fingerprint": node.keys.fingerprint(),
             "version": __version__,
             "changed": request.query_params.get("changed", ""),
+            "undelivered": undelivered,
         },
     )
