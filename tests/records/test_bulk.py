@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from comity.errors import ValidationError
 from comity.identity.permissions import Actor
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
-from comity.records.bulk import BulkWriter
+from comity.records.bulk import BulkWriter, older_objects_set_aside
 from comity.records.bulk_insert import insert_rows
 from comity.records.editing import create_record, delete_record
 from comity.records.models import Facet, Record, Revision
@@ -167,6 +168,17 @@ def test_a_bulk_insert_that_breaks_a_constraint_raises_and_writes_nothing(node: 
         insert_rows(uow.session, cast(Table, Facet.__table__), rows)
     with node.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Facet)) == 0
+
+
+def test_objects_set_aside_come_back_even_after_an_error() -> None:
+    def fail_inside() -> None:
+        with older_objects_set_aside():
+            assert gc.get_freeze_count() > 0
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail_inside()
+    assert gc.get_freeze_count() == 0
 
 
 def _victim(target: str) -> dict[str, str]:

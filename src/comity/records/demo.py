@@ -32,7 +32,7 @@ from comity.audit.services import record as audit
 from comity.errors import Conflict, ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.node import Node
-from comity.records.bulk import BulkWriter
+from comity.records.bulk import BulkWriter, older_objects_set_aside
 from comity.records.demo_files import PHOTOS, STATEMENTS, add_evidence
 from comity.records.demo_generator import PREFIX, DemoGenerator, plan
 from comity.records.models import Record
@@ -124,7 +124,7 @@ def fill(
     foundation: list[str] = []
     done = 0
     while done < incidents:
-        with node.uow() as uow:
+        with older_objects_set_aside(), node.uow() as uow:
             writer = BulkWriter(uow.session, actor, sealer, references_at_flush=True)
 
             def add(kind: Kind, values: dict[str, Any], writer: BulkWriter = writer) -> str:
