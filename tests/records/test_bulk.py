@@ -16,7 +16,7 @@ from comity.identity.permissions import Actor
 from comity.ledger.models import LedgerEntry
 from comity.node import Node
 from comity.records.bulk import BulkWriter, older_objects_set_aside
-from comity.records.bulk_insert import insert_rows
+from comity.records.bulk_insert import BULK_PAGE_CACHE_KIB, insert_rows, larger_page_cache
 from comity.records.editing import create_record, delete_record
 from comity.records.models import Facet, Record, Revision
 from comity.records.schema import Kind
@@ -168,6 +168,20 @@ def test_a_bulk_insert_that_breaks_a_constraint_raises_and_writes_nothing(node: 
         insert_rows(uow.session, cast(Table, Facet.__table__), rows)
     with node.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Facet)) == 0
+
+
+def test_a_bulk_write_has_a_larger_page_cache_on_sqlite_for_its_duration(node: Node) -> None:
+    with node.uow() as uow:
+        sqlite = node.engine.dialect.name == "sqlite"  # elsewhere nothing is changed
+
+        def cache_size() -> Any:
+            statement = "PRAGMA cache_size" if sqlite else "SELECT NULL"
+            return uow.session.connection().exec_driver_sql(statement).scalar()
+
+        before = cache_size()
+        with larger_page_cache(uow.session):
+            assert cache_size() == (-BULK_PAGE_CACHE_KIB if sqlite else None)
+        assert cache_size() == before
 
 
 def test_objects_set_aside_come_back_even_after_an_error() -> None:

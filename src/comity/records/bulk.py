@@ -12,7 +12,8 @@ name a record created earlier in the same batch.
 
 Nothing is written until :meth:`BulkWriter.flush`, and nothing is committed here: the
 caller's unit of work commits every batch of an import together, or none of them. The
-importer and the demo run their units of work inside :func:`older_objects_set_aside`.
+importer and the demo run their units of work inside :func:`older_objects_set_aside` and
+:func:`~comity.records.bulk_insert.larger_page_cache`.
 """
 
 from __future__ import annotations

@@ -11,11 +11,16 @@ Values are those the ORM takes (a ``dict`` for a JSON column, an aware datetime 
 :class:`~comity.db.UTCDateTime`): each column's SQLAlchemy type converts them, as in an
 ``INSERT``. Database errors are raised as SQLAlchemy's
 :class:`~sqlalchemy.exc.DBAPIError`, as from any other statement. Nothing commits here.
+
+:func:`larger_page_cache` gives a bulk write's SQLite connection room for the pages it
+touches, for as long as the write lasts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Table, insert
@@ -24,6 +29,8 @@ from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     import psycopg
+
+BULK_PAGE_CACHE_KIB = 64 * 1024
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -61,3 +68,25 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         ) from exc
     finally:
         cursor.close()
+
+
+@contextmanager
+def larger_page_cache(session: Session) -> Iterator[None]:
+    """On SQLite, let the session's connection keep up to :data:`BULK_PAGE_CACHE_KIB` of
+    database pages in memory for the block, and its own setting again after (on other
+    databases, nothing).
+
+    Each batch's rows land all over the indexes keyed by record id (random UUIDs). With
+    SQLite's default cache of 2 MiB, their pages are pushed out to the WAL before the
+    commit and read back for the next rows: about a tenth of an import's time."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    (before,) = driver.execute("PRAGMA cache_size").fetchone()
+    driver.execute(f"PRAGMA cache_size = -{BULK_PAGE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size = {int(before)}")

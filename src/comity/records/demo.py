@@ -33,6 +33,7 @@ from comity.errors import Conflict, ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.node import Node
 from comity.records.bulk import BulkWriter, older_objects_set_aside
+from comity.records.bulk_insert import larger_page_cache
 from comity.records.demo_files import PHOTOS, STATEMENTS, add_evidence
 from comity.records.demo_generator import PREFIX, DemoGenerator, plan
 from comity.records.models import Record
@@ -124,7 +125,7 @@ def fill(
     foundation: list[str] = []
     done = 0
     while done < incidents:
-        with older_objects_set_aside(), node.uow() as uow:
+        with older_objects_set_aside(), node.uow() as uow, larger_page_cache(uow.session):
             writer = BulkWriter(uow.session, actor, sealer, references_at_flush=True)
 
             def add(kind: Kind, values: dict[str, Any], writer: BulkWriter = writer) -> str:

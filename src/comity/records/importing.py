@@ -38,6 +38,7 @@ from comity.errors import ComityError, ValidationError
 from comity.identity.permissions import Actor, Permission, require
 from comity.node import Node
 from comity.records.bulk import BulkWriter, older_objects_set_aside
+from comity.records.bulk_insert import larger_page_cache
 from comity.records.import_columns import ColumnPlan, allowed_names, plan_columns
 from comity.records.import_links import References
 from comity.records.models import Record
@@ -353,7 +354,7 @@ def import_rows(
         iterator = chain([first], iterator)
     report = ImportReport(kind=record_kind.value, dry_run=dry_run)
     try:
-        with older_objects_set_aside(), node.uow() as uow:
+        with older_objects_set_aside(), node.uow() as uow, larger_page_cache(uow.session):
             session = uow.session
             specs = fields_of(record_kind, custom_specs(session, record_kind))
             plan = plan_columns(record_kind, specs, list(headers or first or ()), mapping)
