@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -53,12 +53,25 @@ class LocalKeyStore:
     """Key files in ``<home>/keys``."""
 
     directory: Path
+    _loaded: dict[str, tuple[tuple[int, int, int, int], object]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Each key file's key as loaded, with the file's identity then (device, inode, size,
+    modification time): parsed once, not at every signature; a file replaced is read
+    again. Its permissions are checked at every call all the same."""
 
     def _load(self, name: str) -> object:
         path = self.directory / name
-        if os.stat(path).st_mode & 0o077:
+        status = os.stat(path)
+        if status.st_mode & 0o077:
             raise ConfigurationError(f"{path} is readable by other users; run 'chmod 600 {path}'.")
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        self._loaded[name] = (identity, key)
+        return key
 
     def signing_key(self) -> Ed25519PrivateKey:
         key = self._load(SIGNING_FILE)

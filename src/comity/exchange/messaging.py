@@ -12,10 +12,11 @@ wait for). Helpers here take a ``Session`` and never commit.
 from __future__ import annotations
 
 import io
+import weakref
 from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from comity.audit.services import record
@@ -43,9 +44,22 @@ def peer_actor(node_id: str, *, ip: str | None = None, user_agent: str | None = 
     return Actor(label=f"peer:{node_id}", via=PEER_VIA, ip=ip, user_agent=user_agent)
 
 
+_NODE_IDS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+"""This node's id for each database (engine) it was read from: it never changes once made,
+and it was read for every envelope and receipt."""
+
+
 def local_node_id(session: Session) -> str:
     """This node's id in descriptors and envelopes: its organisation's id."""
-    return local_organisation(session).id
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    known = _NODE_IDS.get(engine) if isinstance(engine, Engine) else None
+    if known is not None:
+        return known
+    node_id = local_organisation(session).id
+    if isinstance(engine, Engine):
+        _NODE_IDS[engine] = node_id
+    return node_id
 
 
 def require_any(actor: Actor, *permissions: Permission) -> None:

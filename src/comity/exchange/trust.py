@@ -7,6 +7,7 @@ revoked in one transaction is refused by the next."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,15 +19,29 @@ from comity.errors import Conflict, NotFound
 from comity.exchange.envelope import UNKNOWN_SENDER, Sender, SenderKeys, SenderStatus, SigningKey
 from comity.exchange.models import ExchangePeer, ExchangePeerKey, PeerStatus
 
+_KeyRow = tuple[bytes, dt.datetime, dt.datetime | None]
 
-def _keys(session: Session, node_id: str, use: str) -> list[ExchangePeerKey]:
-    return list(
-        session.scalars(
-            select(ExchangePeerKey)
-            .where(ExchangePeerKey.node_id == node_id, ExchangePeerKey.use == use)
-            .order_by(ExchangePeerKey.valid_from, ExchangePeerKey.id)
-        )
+
+def _keys(session: Session, node_id: str, use: str) -> list[_KeyRow]:
+    """The peer's keys of ``use`` (raw public key, valid from, valid until), read now."""
+    rows = session.execute(
+        select(ExchangePeerKey.public, ExchangePeerKey.valid_from, ExchangePeerKey.valid_until)
+        .where(ExchangePeerKey.node_id == node_id, ExchangePeerKey.use == use)
+        .order_by(ExchangePeerKey.valid_from, ExchangePeerKey.id)
     )
+    return [(public, valid_from, valid_until) for public, valid_from, valid_until in rows]
+
+
+@functools.lru_cache(maxsize=1024)
+def _signing_public(raw: bytes) -> Ed25519PublicKey:
+    """The key object for raw public bytes, built once per process: a function of the
+    bytes alone, so the trust list itself is still read at every call."""
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _encryption_public(raw: bytes) -> X25519PublicKey:
+    return X25519PublicKey.from_public_bytes(raw)
 
 
 def sender_keys(session: Session) -> SenderKeys:
@@ -40,10 +55,8 @@ def sender_keys(session: Session) -> SenderKeys:
         return Sender(
             SenderStatus(peer.status),
             tuple(
-                SigningKey(
-                    Ed25519PublicKey.from_public_bytes(key.public), key.valid_from, key.valid_until
-                )
-                for key in _keys(session, node_id, "signing")
+                SigningKey(_signing_public(public), valid_from, valid_until)
+                for public, valid_from, valid_until in _keys(session, node_id, "signing")
             ),
         )
 
@@ -66,14 +79,14 @@ def recipient_keys(
                 f"The peer {node_id} is {peer.status}; messages go only to confirmed peers."
             )
         valid = [
-            key
-            for key in _keys(session, node_id, "encryption")
-            if key.valid_from <= now and (key.valid_until is None or now < key.valid_until)
+            public
+            for public, valid_from, valid_until in _keys(session, node_id, "encryption")
+            if valid_from <= now and (valid_until is None or now < valid_until)
         ]
         if not valid:
             raise Conflict(
                 f"The peer {node_id} has no encryption key valid now; ask it for a current "
                 "descriptor ('comity peers update')."
             )
-        chosen[node_id] = X25519PublicKey.from_public_bytes(valid[-1].public)
+        chosen[node_id] = _encryption_public(valid[-1])
     return chosen
