@@ -11,8 +11,9 @@ and no transaction is open while a peer answers:
    confirmed): the attempt is counted and the next one set by back-off *before* anything
    is posted, so that a node stopping mid-post posts once more later — the receiver
    answers a repeat with the receipts it gave — and never loses a delivery.
-3. **Post and record**: each envelope goes to the recipient's endpoint; the receipts in
-   the answer are verified and stored (:func:`~comity.exchange.outbox.apply_receipt`). A
+3. **Post and record**: each envelope goes to the recipient's endpoint; then the receipts
+   in the answers are verified and stored (:func:`~comity.exchange.outbox.apply_receipt`),
+   the whole round's in one unit of work. A
    signed rejection ends the delivery; an unreachable peer, an unsigned refusal (a peer
    that has not confirmed us yet, say) or an answer without a valid receipt is noted and
    tried again.
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from comity.db import utcnow
 from comity.errors import PeerUnreachable
@@ -176,6 +178,33 @@ def _refusal(answer: PostAnswer, recipient: str) -> str:
     return text
 
 
+def _record(
+    session: Session, actor: Actor, delivery_id: int, answer: PostAnswer, *, now: dt.datetime
+) -> Attempt:
+    raws = answer.body.get("receipts")
+    problems: list[str] = []
+    delivery = session.get_one(ExchangeDelivery, delivery_id)
+    recipient = delivery.recipient
+    for raw in raws if isinstance(raws, list) else []:
+        if not isinstance(raw, str):
+            problems.append("a receipt that is not a string")
+            continue
+        try:
+            apply_receipt(session, actor, raw.encode("utf-8"), receiver=recipient, now=now)
+        except ReceiptInvalid as exc:
+            problems.append(exc.message)
+    error = ""
+    if delivery.state == DeliveryState.QUEUED:
+        if answer.status >= 400:
+            error = _refusal(answer, recipient)
+        else:
+            error = f"{recipient} answered without a valid acceptance receipt"
+        if problems:
+            error += " (" + "; ".join(problems)[:500] + ")"
+        delivery.last_error = error
+    return Attempt(delivery.message_id, recipient, delivery.state, error)
+
+
 def record_answer(
     node: Node, actor: Actor, delivery_id: int, answer: PostAnswer, *, now: dt.datetime
 ) -> Attempt:
@@ -183,51 +212,46 @@ def record_answer(
     receipts it carries verified and stored (:func:`apply_receipt`), and the reason noted
     if the delivery is still queued after them. An answer over HTTP, or carried back in a
     reply bundle (:mod:`comity.exchange.bundles`): both are recorded the same way."""
-    raws = answer.body.get("receipts")
-    problems: list[str] = []
     with node.uow() as uow:
-        session = uow.session
-        delivery = session.get_one(ExchangeDelivery, delivery_id)
-        recipient = delivery.recipient
-        for raw in raws if isinstance(raws, list) else []:
-            if not isinstance(raw, str):
-                problems.append("a receipt that is not a string")
-                continue
-            try:
-                apply_receipt(session, actor, raw.encode("utf-8"), receiver=recipient, now=now)
-            except ReceiptInvalid as exc:
-                problems.append(exc.message)
-        error = ""
-        if delivery.state == DeliveryState.QUEUED:
-            if answer.status >= 400:
-                error = _refusal(answer, recipient)
-            else:
-                error = f"{recipient} answered without a valid acceptance receipt"
-            if problems:
-                error += " (" + "; ".join(problems)[:500] + ")"
-            delivery.last_error = error
+        attempt = _record(uow.session, actor, delivery_id, answer, now=now)
         uow.commit()
-        return Attempt(delivery.message_id, recipient, delivery.state, error)
+        return attempt
 
 
-def _note_error(node: Node, claim: _Claim, error: str) -> Attempt:
-    with node.uow() as uow:
-        delivery = uow.session.get_one(ExchangeDelivery, claim.delivery_id)
-        delivery.last_error = error
-        uow.commit()
-        return Attempt(claim.message_id, claim.recipient, delivery.state, error)
+def _note_error(session: Session, claim: _Claim, error: str) -> Attempt:
+    delivery = session.get_one(ExchangeDelivery, claim.delivery_id)
+    delivery.last_error = error
+    return Attempt(claim.message_id, claim.recipient, delivery.state, error)
 
 
-def _attempt(
-    node: Node, actor: Actor, transport: EnvelopeTransport, claim: _Claim, now: dt.datetime
-) -> Attempt:
+def _post(node: Node, transport: EnvelopeTransport, claim: _Claim) -> PostAnswer | str:
+    """The recipient's answer to the claim's envelope, or why it could not be posted."""
     with node.uow() as uow:
         envelope = uow.session.get_one(ExchangeOutboxMessage, claim.message_id).envelope
     try:
-        answer = transport.post_envelope(claim.url, envelope)
+        return transport.post_envelope(claim.url, envelope)
     except PeerUnreachable as exc:
-        return _note_error(node, claim, exc.message)
-    return record_answer(node, actor, claim.delivery_id, answer, now=now)
+        return exc.message
+
+
+def _record_round(
+    node: Node, actor: Actor, posted: list[tuple[_Claim, PostAnswer | str]], now: dt.datetime
+) -> list[Attempt]:
+    """The answers of a round, recorded in one unit of work after the posts. A stop before
+    it commits loses nothing: the deliveries were claimed, so they are posted again, and
+    the receiver answers a repeat with the receipts it gave."""
+    if not posted:
+        return []
+    with node.uow() as uow:
+        session = uow.session
+        attempts = [
+            _note_error(session, claim, outcome)
+            if isinstance(outcome, str)
+            else _record(session, actor, claim.delivery_id, outcome, now=now)
+            for claim, outcome in posted
+        ]
+        uow.commit()
+    return attempts
 
 
 def deliver_due(
@@ -243,7 +267,6 @@ def deliver_due(
     moment = now or utcnow()
     ended = _end_hopeless(node, actor, moment)
     released = release_stale_holds(node, actor, now=moment)
-    attempts = [
-        _attempt(node, actor, transport, claim, moment) for claim in _claim(node, moment, jitter)
-    ]
+    posted = [(claim, _post(node, transport, claim)) for claim in _claim(node, moment, jitter)]
+    attempts = _record_round(node, actor, posted, moment)
     return DeliveryRound(tuple(ended), tuple(attempts), released)

@@ -148,17 +148,29 @@ def _stored(session: Session, sender: str, message_id: str) -> ExchangeInboxMess
     ).first()
 
 
-def _retry(session: Session, data: bytes) -> Received | None:
-    """The answer to bytes already accepted from a sender still confirmed, else None."""
+@dataclass(frozen=True)
+class _Earlier:
+    """What :func:`_retry` found: the message stored under the envelope's (unverified)
+    sender and message id, if any, for the checks after opening it."""
+
+    sender: str
+    message_id: str
+    row: ExchangeInboxMessage | None
+
+
+def _retry(session: Session, data: bytes) -> Received | _Earlier | None:
+    """The answer to bytes already accepted from a sender still confirmed; else what is
+    stored under the ids the envelope names, or None if its header does not parse."""
     try:
         header = peek_header(data)
     except EnvelopeRejected:
         return None
     row = _stored(session, header.sender, header.message_id)
+    earlier = _Earlier(header.sender, header.message_id, row)
     if row is None or row.envelope_sha256 != envelope_digest(data):
-        return None
+        return earlier
     if sender_keys(session)(header.sender).status is not SenderStatus.CONFIRMED:
-        return None
+        return earlier
     return Received(ReceiveOutcome.DUPLICATE, _issued(session, row), header.message_id)
 
 
@@ -168,7 +180,7 @@ def _accept(
     with node.uow() as uow:
         session = uow.session
         retry = _retry(session, data)
-        if retry is not None:
+        if isinstance(retry, Received):
             return retry
         me = local_node_id(session)
         opened = open_envelope(
@@ -179,7 +191,14 @@ def _accept(
             now=now,
         )
         header, message = opened.header, opened.message
-        if _stored(session, header.sender, header.message_id) is not None:
+        if retry is not None and (retry.sender, retry.message_id) == (
+            header.sender,
+            header.message_id,
+        ):
+            earlier = retry.row  # read above in this transaction; nothing written since
+        else:
+            earlier = _stored(session, header.sender, header.message_id)
+        if earlier is not None:
             raise Refused(
                 MESSAGE_ID_REUSED,
                 f"{header.sender} already sent a message {header.message_id}, with other bytes.",

@@ -65,11 +65,15 @@ def apply_receipt(
     delivery = find_delivery(session, receipt.message_id, receiver)
     if delivery is None:
         raise ReceiptInvalid(f"This node sent no message {receipt.message_id} to {receiver}.")
-    message = session.get_one(ExchangeOutboxMessage, delivery.message_id)
-    if receipt.envelope_sha256 != message.envelope_sha256:
+    sent_sha256 = session.scalars(
+        select(ExchangeOutboxMessage.envelope_sha256).where(
+            ExchangeOutboxMessage.message_id == delivery.message_id
+        )
+    ).one()
+    if receipt.envelope_sha256 != sent_sha256:
         raise ReceiptInvalid(
             f"{receiver} acknowledges other envelope bytes than those sent (SHA-256 "
-            f"{receipt.envelope_sha256}, sent {message.envelope_sha256})."
+            f"{receipt.envelope_sha256}, sent {sent_sha256})."
         )
     peer = sender_keys(session)(receiver)
     if peer.status not in (SenderStatus.CONFIRMED, SenderStatus.SUSPENDED):
@@ -104,7 +108,7 @@ def apply_receipt(
         actor,
         "exchange.receipt.receive",
         message_id=receipt.message_id,
-        digests={"envelope": message.envelope_sha256, "receipt": signed.sha256},
+        digests={"envelope": sent_sha256, "receipt": signed.sha256},
         data={"kind": receipt.kind.value, "receiver": receiver, "state": delivery.state},
     )
     return delivery

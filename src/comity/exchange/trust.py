@@ -49,11 +49,13 @@ def sender_keys(session: Session) -> SenderKeys:
     signing key it ever listed, with their validity; a node not on it is unknown."""
 
     def lookup(node_id: str, /) -> Sender:
-        peer = session.get(ExchangePeer, node_id)
-        if peer is None:
+        status = session.scalars(
+            select(ExchangePeer.status).where(ExchangePeer.node_id == node_id)
+        ).first()
+        if status is None:
             return UNKNOWN_SENDER
         return Sender(
-            SenderStatus(peer.status),
+            SenderStatus(status),
             tuple(
                 SigningKey(_signing_public(public), valid_from, valid_until)
                 for public, valid_from, valid_until in _keys(session, node_id, "signing")
