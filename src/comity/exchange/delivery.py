@@ -11,9 +11,10 @@ and no transaction is open while a peer answers:
    confirmed): the attempt is counted and the next one set by back-off *before* anything
    is posted, so that a node stopping mid-post posts once more later — the receiver
    answers a repeat with the receipts it gave — and never loses a delivery.
-3. **Post and record**: each envelope goes to the recipient's endpoint; then the receipts
-   in the answers are verified and stored (:func:`~comity.exchange.outbox.apply_receipt`),
-   the whole round's in one unit of work. A
+3. **Post and record**: each envelope goes to the recipient's endpoint, one after another
+   in the order claimed (a thread of their own posts them); the receipts in the answers
+   are verified and stored (:func:`~comity.exchange.outbox.apply_receipt`) meanwhile, the
+   answers that came back during one unit of work in the next. A
    signed rejection ends the delivery; an unreachable peer, an unsigned refusal (a peer
    that has not confirmed us yet, say) or an answer without a valid receipt is noted and
    tried again.
@@ -29,11 +30,13 @@ Back-off: 30 seconds, doubled at each attempt up to an hour, times a random fact
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from comity.db import utcnow
@@ -53,6 +56,9 @@ BASE_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=1)
 ROUND_SIZE = 100
 POLL_FOR = MAX_LIFETIME + dt.timedelta(days=1)
+PRELOAD_BYTES = 8 * 1024 * 1024
+"""Envelopes of a round read with its claims, up to this many bytes; the others are read
+one at a time when their turn comes."""
 NO_RECEIPT = "no_receipt"
 RECIPIENT_REVOKED = "recipient_revoked"
 
@@ -93,6 +99,7 @@ class _Claim:
     message_id: str
     recipient: str
     url: str
+    envelope: bytes | None = field(default=None, repr=False)
 
 
 def _end_hopeless(node: Node, actor: Actor, now: dt.datetime) -> list[Ended]:
@@ -133,7 +140,12 @@ def _claim(node: Node, now: dt.datetime, jitter: Callable[[], float]) -> list[_C
     claims: list[_Claim] = []
     with node.uow() as uow:
         rows = uow.session.execute(
-            select(ExchangeDelivery, ExchangePeer.endpoint, ExchangeOutboxMessage.created_at)
+            select(
+                ExchangeDelivery,
+                ExchangePeer.endpoint,
+                ExchangeOutboxMessage.created_at,
+                func.length(ExchangeOutboxMessage.envelope),
+            )
             .join(ExchangePeer, ExchangePeer.node_id == ExchangeDelivery.recipient)
             .join(
                 ExchangeOutboxMessage,
@@ -148,7 +160,9 @@ def _claim(node: Node, now: dt.datetime, jitter: Callable[[], float]) -> list[_C
             .limit(ROUND_SIZE)
             .with_for_update(skip_locked=True, of=ExchangeDelivery)
         ).all()
-        for delivery, endpoint, created_at in rows:
+        budget = PRELOAD_BYTES
+        preload: set[str] = set()
+        for delivery, endpoint, created_at, size in rows:
             if delivery.state == DeliveryState.ACCEPTED and now - created_at > POLL_FOR:
                 delivery.next_attempt_at = None
                 continue
@@ -160,8 +174,28 @@ def _claim(node: Node, now: dt.datetime, jitter: Callable[[], float]) -> list[_C
                     delivery.id, delivery.message_id, delivery.recipient, envelopes_url(endpoint)
                 )
             )
+            if delivery.message_id not in preload and (size or 0) <= budget:
+                preload.add(delivery.message_id)
+                budget -= size or 0
+        envelopes = {
+            row.message_id: row.envelope
+            for row in uow.session.execute(
+                select(ExchangeOutboxMessage.message_id, ExchangeOutboxMessage.envelope).where(
+                    ExchangeOutboxMessage.message_id.in_(preload)
+                )
+            )
+        }
         uow.commit()
-    return claims
+    return [
+        _Claim(
+            claim.delivery_id,
+            claim.message_id,
+            claim.recipient,
+            claim.url,
+            envelopes.get(claim.message_id),
+        )
+        for claim in claims
+    ]
 
 
 def _refusal(answer: PostAnswer, recipient: str) -> str:
@@ -226,20 +260,22 @@ def _note_error(session: Session, claim: _Claim, error: str) -> Attempt:
 
 def _post(node: Node, transport: EnvelopeTransport, claim: _Claim) -> PostAnswer | str:
     """The recipient's answer to the claim's envelope, or why it could not be posted."""
-    with node.uow() as uow:
-        envelope = uow.session.get_one(ExchangeOutboxMessage, claim.message_id).envelope
+    envelope = claim.envelope
+    if envelope is None:
+        with node.uow() as uow:
+            envelope = uow.session.get_one(ExchangeOutboxMessage, claim.message_id).envelope
     try:
         return transport.post_envelope(claim.url, envelope)
     except PeerUnreachable as exc:
         return exc.message
 
 
-def _record_round(
-    node: Node, actor: Actor, posted: list[tuple[_Claim, PostAnswer | str]], now: dt.datetime
+def _record_answers(
+    node: Node, actor: Actor, posted: Sequence[tuple[_Claim, PostAnswer | str]], now: dt.datetime
 ) -> list[Attempt]:
-    """The answers of a round, recorded in one unit of work after the posts. A stop before
-    it commits loses nothing: the deliveries were claimed, so they are posted again, and
-    the receiver answers a repeat with the receipts it gave."""
+    """Answers of a round, recorded in one unit of work. A stop before it commits loses
+    nothing: the deliveries were claimed, so they are posted again later, and the
+    receiver answers a repeat with the receipts it gave."""
     if not posted:
         return []
     with node.uow() as uow:
@@ -252,6 +288,68 @@ def _record_round(
         ]
         uow.commit()
     return attempts
+
+
+_Posted = tuple[_Claim, PostAnswer | str] | BaseException | None
+
+
+def _post_all(
+    node: Node,
+    transport: EnvelopeTransport,
+    claims: Sequence[_Claim],
+    answers: queue.SimpleQueue[_Posted],
+    stop: threading.Event,
+) -> None:
+    """Post the claims one after another, in order, handing on each answer; then None,
+    or what went wrong."""
+    try:
+        for claim in claims:
+            if stop.is_set():
+                break
+            answers.put((claim, _post(node, transport, claim)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the round, which raises it
+        answers.put(exc)
+    else:
+        answers.put(None)
+
+
+def _post_and_record(
+    node: Node,
+    actor: Actor,
+    transport: EnvelopeTransport,
+    claims: Sequence[_Claim],
+    now: dt.datetime,
+) -> list[Attempt]:
+    """Post the claims in order (in a thread of their own) while the answers already back
+    are recorded, a unit of work for those that came during the last one: the receiver
+    checks an envelope while the sender records the answer to the one before."""
+    if not claims:
+        return []
+    answers: queue.SimpleQueue[_Posted] = queue.SimpleQueue()
+    stop = threading.Event()
+    poster = threading.Thread(
+        target=_post_all,
+        args=(node, transport, claims, answers, stop),
+        name="comity-delivery-posts",
+        daemon=True,
+    )
+    poster.start()
+    attempts: list[Attempt] = []
+    try:
+        while True:
+            batch = [answers.get()]
+            while not answers.empty():
+                batch.append(answers.get())
+            posted = [item for item in batch if isinstance(item, tuple)]
+            attempts += _record_answers(node, actor, posted, now)
+            for item in batch:
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    return attempts
+    finally:
+        stop.set()
+        poster.join()
 
 
 def deliver_due(
@@ -267,6 +365,5 @@ def deliver_due(
     moment = now or utcnow()
     ended = _end_hopeless(node, actor, moment)
     released = release_stale_holds(node, actor, now=moment)
-    posted = [(claim, _post(node, transport, claim)) for claim in _claim(node, moment, jitter)]
-    attempts = _record_round(node, actor, posted, moment)
+    attempts = _post_and_record(node, actor, transport, _claim(node, moment, jitter), moment)
     return DeliveryRound(tuple(ended), tuple(attempts), released)
