@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.node import Node, initialise, local_operator
 from comity.settings import load_settings
 
@@ -49,7 +49,7 @@ def make_node(home: Path, port: int, name: str) -> Node:
 def befriend(node: Node, other: Node) -> str:
     """``node`` adds and confirms ``other``; the other's node id."""
     with other.uow() as uow:
-        signed = peers.local_descriptor(uow.session, other.settings, other.keys)
+        signed = own_node.local_descriptor(uow.session, other.settings, other.keys)
     with node.uow() as uow:
         peers.add_peer(uow, local_operator(), signed.raw)
     with node.uow() as uow:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from comity.exchange import peers
+from comity.exchange import own_node
 from comity.identity.permissions import Role
 from comity.node import InitReport, Node
 from factories import make_user
@@ -35,7 +35,7 @@ def test_an_administrator_adds_and_confirms_a_peer_node(
         tmp_path / "partner", new_database("partner"), "Helgar Legal Aid Collective"
     )
     with other.uow() as uow:
-        descriptor = peers.local_descriptor(uow.session, other.settings, other.keys)
+        descriptor = own_node.local_descriptor(uow.session, other.settings, other.keys)
     other.close()
 
     page.goto(live_url + "/login")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from comity.db import Base
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.delivery import DeliveryRound, deliver_due
 from comity.exchange.message_models import ExchangeInboxMessage, ExchangeOutboxMessage
 from comity.exchange.outbox import SentMessage, send_message
@@ -39,7 +39,7 @@ class Member:
     @property
     def id(self) -> str:
         with self.node.uow() as uow:
-            return peers.local_descriptor(
+            return own_node.local_descriptor(
                 uow.session, self.node.settings, self.node.keys
             ).descriptor.node
 
@@ -116,7 +116,7 @@ def member(home: Path, database_url: str, name: str) -> Member:
 def befriend(one: Member, other: Member, *, confirm: bool = True) -> None:
     """``one`` adds ``other`` as a peer, confirmed by its fingerprint."""
     with other.node.uow() as uow:
-        signed = peers.local_descriptor(uow.session, other.node.settings, other.node.keys)
+        signed = own_node.local_descriptor(uow.session, other.node.settings, other.node.keys)
     with one.node.uow() as uow:
         peers.add_peer(uow, OPERATOR, signed.raw)
     if confirm:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from comity.audit.models import AuditEvent
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.ledger.models import LedgerEntry
 from comity.ledger.transport import HttpTransport
 from comity.node import Node, local_operator
@@ -25,13 +25,13 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def node_id(node: Node) -> str:
     with node.uow() as uow:
-        return peers.local_descriptor(uow.session, node.settings, node.keys).descriptor.node
+        return own_node.local_descriptor(uow.session, node.settings, node.keys).descriptor.node
 
 
 def befriend(node: Node, other: Node) -> None:
     """``node`` adds ``other`` as a peer and confirms it by its fingerprint."""
     with other.uow() as uow:
-        signed = peers.local_descriptor(uow.session, other.settings, other.keys)
+        signed = own_node.local_descriptor(uow.session, other.settings, other.keys)
     with node.uow() as uow:
         peers.add_peer(uow, OPERATOR, signed.raw)
     with node.uow() as uow:

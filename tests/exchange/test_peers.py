@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from comity.db import utcnow
 from comity.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.descriptor import (
     DescriptorError,
     DescriptorKey,
@@ -38,7 +38,7 @@ OPERATOR = local_operator()
 def descriptor_of(node: Node, **settings: object) -> SignedDescriptor:
     configured = node.settings.model_copy(update=settings)
     with node.uow() as uow:
-        return peers.local_descriptor(uow.session, configured, node.keys)
+        return own_node.local_descriptor(uow.session, configured, node.keys)
 
 
 def added(node: Node, partner: Node) -> peers.Peer:

@@ -11,7 +11,7 @@ import pytest
 
 from comity.db import utcnow
 from comity.errors import Conflict, NotFound
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.envelope import Opened, open_envelope, seal
 from comity.exchange.errors import EnvelopeRejected, RejectReason
 from comity.exchange.trust import recipient_keys, sender_keys
@@ -22,12 +22,12 @@ OPERATOR = local_operator()
 
 def node_id(node: Node) -> str:
     with node.uow() as uow:
-        return peers.local_descriptor(uow.session, node.settings, node.keys).descriptor.node
+        return own_node.local_descriptor(uow.session, node.settings, node.keys).descriptor.node
 
 
 def add(node: Node, other: Node, *, confirm: bool) -> None:
     with other.uow() as uow:
-        signed = peers.local_descriptor(uow.session, other.settings, other.keys)
+        signed = own_node.local_descriptor(uow.session, other.settings, other.keys)
     with node.uow() as uow:
         peers.add_peer(uow, OPERATOR, signed.raw)
     if confirm:

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.descriptor import SignedDescriptor, parse_descriptor
 from comity.exchange.models import ExchangePeer
 from comity.identity.permissions import Role
@@ -28,7 +28,7 @@ def partner(tmp_path: Path, new_database: Callable[[str], str]) -> Iterator[Sign
         tmp_path / "partner", new_database("partner"), "Helgar Legal Aid Collective"
     )
     with other.uow() as uow:
-        yield peers.local_descriptor(uow.session, other.settings, other.keys)
+        yield own_node.local_descriptor(uow.session, other.settings, other.keys)
     other.close()
 
 

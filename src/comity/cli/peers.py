@@ -18,7 +18,7 @@ from rich.text import Text
 from comity import __version__
 from comity.cli.common import JsonOutput, console, field, iso, opened_node, print_json, when
 from comity.errors import PeerUnreachable, ValidationError
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.descriptor import MAX_DESCRIPTOR_BYTES
 from comity.exchange.models import PeerStatus
 from comity.node import local_operator
@@ -70,7 +70,7 @@ def descriptor(
     Example: comity node descriptor --out our-node.json
     """
     with opened_node() as node, node.uow() as uow:
-        signed = peers.local_descriptor(uow.session, node.settings, node.keys)
+        signed = own_node.local_descriptor(uow.session, node.settings, node.keys)
     if out is None:
         sys.stdout.write(signed.raw.decode("utf-8") + "\n")
         return

@@ -42,6 +42,7 @@ from comity.errors import Conflict, NotFound
 from comity.exchange import payload_files as files
 from comity.exchange import payload_store
 from comity.exchange.envelope_fields import UUID4
+from comity.exchange.messaging import local_node_id
 from comity.exchange.payload_checks import (
     check_chunk,
     decode_proof,
@@ -52,7 +53,6 @@ from comity.exchange.payload_digests import RunningDigests
 from comity.exchange.payload_errors import ManifestConflict, PayloadRejected
 from comity.exchange.payload_format import DEFAULT_CLOCK_SKEW, Contents, Manifest, parse_manifest
 from comity.exchange.payload_models import IncomingChunk, IncomingPayload, PayloadStatus
-from comity.exchange.peers import local_descriptor
 from comity.exchange.trust import sender_keys
 from comity.identity.permissions import Actor
 from comity.ledger.events import record_event
@@ -135,7 +135,7 @@ def _verified(node: Node, actor: Actor, data: bytes, now: dt.datetime) -> tuple[
     try:
         signed = parse_manifest(data)
         with node.uow() as uow:
-            me = local_descriptor(uow.session, node.settings, node.keys).descriptor.node
+            me = local_node_id(uow.session)
             verify_manifest(signed, me=me, sender_keys=sender_keys(uow.session), now=now)
         contents = open_contents(signed.manifest, [node.keys.encryption_key()])
     except PayloadRejected as exc:

@@ -34,6 +34,7 @@ from comity.exchange import payload_files as files
 from comity.exchange.envelope_fields import envelope_time
 from comity.exchange.envelope_format import Attachment
 from comity.exchange.key_ids import key_id
+from comity.exchange.messaging import local_node_id
 from comity.exchange.payload_format import (
     DEFAULT_CHUNK_SIZE,
     Contents,
@@ -42,7 +43,6 @@ from comity.exchange.payload_format import (
     parse_manifest,
     sign_manifest,
 )
-from comity.exchange.peers import local_descriptor
 from comity.exchange.trust import recipient_keys
 from comity.identity.permissions import Actor, Permission, require
 from comity.ledger import merkle
@@ -131,7 +131,7 @@ def prepare_payload(
     created = envelope_time(now or utcnow(), "created_at")
     with node.uow() as uow:
         keys = recipient_keys(uow.session, recipients, now=created)
-        me = local_descriptor(uow.session, node.settings, node.keys).descriptor.node
+        me = local_node_id(uow.session)
     ordered = sorted(keys)
     age_keys = [X25519Recipient(keys[node_id].public_bytes_raw()) for node_id in ordered]
     payload_id = str(uuid.uuid4())

@@ -1,4 +1,5 @@
-"""The trust list: this node's own descriptor, and the peer nodes it knows.
+"""The trust list: the peer nodes this node knows (its own descriptor is
+:mod:`comity.exchange.own_node`).
 
 A peer is added from its signed descriptor (:mod:`comity.exchange.descriptor`) and stays
 ``pending`` until an administrator has compared its fingerprint with the peer's
@@ -28,20 +29,13 @@ from comity.exchange.descriptor import (
     Descriptor,
     DescriptorError,
     SignedDescriptor,
-    node_keys,
     parse_descriptor,
-    sign_descriptor,
 )
 from comity.exchange.models import ExchangePeer, ExchangePeerKey, PeerStatus
 from comity.identity.models import Organisation
 from comity.identity.organisations import local_organisation
 from comity.identity.permissions import Actor, Permission, require
-from comity.keys import KeyStore
-from comity.ledger import checkpoints
 from comity.ledger.events import record_event
-from comity.settings import Settings
-
-DESCRIPTOR_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -59,42 +53,6 @@ class Peer:
     @property
     def status(self) -> str:
         return self.row.status
-
-
-def _whole_seconds(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(microsecond=0)
-
-
-def local_descriptor(
-    session: Session, settings: Settings, keys: KeyStore, *, now: dt.datetime | None = None
-) -> SignedDescriptor:
-    """This node's descriptor, issued now and valid for a year, signed with its key.
-
-    Its node id is the id of the node's own organisation (the one its ledger's origin
-    names); its endpoint is :attr:`Settings.base_url`.
-    """
-    organisation = local_organisation(session)
-    issued = _whole_seconds(now or utcnow())
-    signing = keys.signing_key()
-    descriptor = Descriptor(
-        node=organisation.id,
-        name=organisation.name,
-        kind=organisation.kind,
-        country=organisation.country,
-        endpoints=(settings.base_url,),
-        log_origin=checkpoints.origin(session),
-        log_key=checkpoints.verifier(session, keys).vkey,
-        keys=tuple(
-            node_keys(
-                signing.public_key(),
-                keys.encryption_key().public_key(),
-                _whole_seconds(min(organisation.created_at, issued)),
-            )
-        ),
-        issued_at=issued,
-        expires_at=issued + dt.timedelta(days=DESCRIPTOR_DAYS),
-    )
-    return sign_descriptor(descriptor, signing)
 
 
 def _digest(data: bytes) -> str:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Response
 
 from comity.db import UnitOfWork
 from comity.errors import NotFound
-from comity.exchange import peers
+from comity.exchange import own_node
 from comity.keys import KeyStore
 from comity.settings import Settings
 from comity.web.api.schemas import ErrorOut
@@ -43,5 +43,5 @@ def node_descriptor(
     """This node's signed descriptor, freshly issued; public where the node publishes it."""
     if not settings.publish_descriptor:
         raise NotFound("Not found.")
-    signed = peers.local_descriptor(uow.session, settings, keys)
+    signed = own_node.local_descriptor(uow.session, settings, keys)
     return Response(signed.raw, media_type=DESCRIPTOR_MEDIA_TYPE)

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from comity import errors
 from comity.db import UnitOfWork
-from comity.exchange import peers
+from comity.exchange import own_node, peers
 from comity.exchange.descriptor import MAX_DESCRIPTOR_BYTES
 from comity.exchange.models import STATUS_LABELS
 from comity.identity.permissions import Actor, Permission, require
@@ -45,7 +45,7 @@ def _list(
 ) -> Response:
     context = {
         "peers": peers.list_peers(uow, actor),
-        "own": peers.local_descriptor(uow.session, settings, keys),
+        "own": own_node.local_descriptor(uow.session, settings, keys),
         "error": error,
         "descriptor": descriptor,
         "status_labels": STATUS_LABELS,
@@ -62,7 +62,7 @@ def list_page(request: Request, uow: UoW, actor: Caller, settings: Config, keys:
 def own_descriptor(uow: UoW, actor: Caller, settings: Config, keys: Keys) -> Response:
     """This node's descriptor as a file to send to a peer's administrator."""
     require(actor, Permission.ORGANISATIONS_READ)
-    signed = peers.local_descriptor(uow.session, settings, keys)
+    signed = own_node.local_descriptor(uow.session, settings, keys)
     return Response(
         signed.raw + b"\n",
         media_type="application/json",
